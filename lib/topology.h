@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What sits below a root port in the kernel's CXL/dax model: regions, memdevs, dax devices, memory blocks. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum dax_mode {
+        DAX_MODE_DEVDAX,        /* bound to device_dax */
+        DAX_MODE_SYSTEM_RAM,    /* bound to kmem */
+        DAX_MODE_UNBOUND,       /* no driver */
+        DAX_MODE_OTHER,
+};
+
+struct mem_block {
+        unsigned index;         /* memoryN */
+        bool online;
+};
+
+struct dax_device {
+        char name[32];          /* "dax0.0" */
+        char region[32];        /* "region0", "" if unknown (6.1: matched by address) */
+        char memdev[32];        /* "mem0" */
+        enum dax_mode mode;
+        uint64_t start, size;
+        int target_node;
+        int memmap_on_memory;   /* -1 if the attribute is absent */
+        size_t n_blocks;
+        struct mem_block *blocks;   /* blocks of this range, with their state */
+};
+
+struct port_topology {
+        size_t n_dax;
+        struct dax_device *dax;
+        size_t n_regions;
+        char (*regions)[32];
+        size_t n_memdevs;
+        char (*memdevs)[32];
+};
+
+const char *dax_mode_to_string(enum dax_mode m);   /* "devdax", "system-ram", "unbound", "other" */
+
+/* Topology below the root port whose sysfs path is given. */
+int port_topology_read(const char *rootport_sysfs_path, struct port_topology *ret);
+void port_topology_done(struct port_topology *t);
