@@ -90,15 +90,29 @@ struct cxl_ti_arm_request {
 
 /*
  * Compute the control value to write: read-modify-write of `current`,
- * preserving reserved bits, setting only bits whose capability bit is set.
+ * preserving reserved bits, setting only bits whose capability bit is set
+ * (defined bits whose capability is absent are written 0). Bits not named in
+ * the request keep their current value.
  * -EOPNOTSUPP if the request needs a capability the port lacks (the bit is
- * never set); -EINVAL for an unsupported timeout value.
+ * never set); -EINVAL for an unsupported timeout value, or link-down enable
+ * without CXL.mem isolation (requested or already on); -ENODEV if capability
+ * or current is all-ones.
  */
 int cxl_ti_control_arm(uint32_t capability, uint32_t current, const struct cxl_ti_arm_request *req, uint32_t *ret_control);
 /* Control value with every isolation/timeout/interrupt enable cleared, reserved bits preserved. */
 uint32_t cxl_ti_control_disarm(uint32_t current);
-/* The RW1C value that clears the isolation described by `status` (bits 8/9/0 and/or 12/13/4), RsvdZ zero. */
+/*
+ * The RW1C value that clears the isolation described by `status` (bits 8/9/0
+ * and/or 12/13/4, whichever are set), RsvdZ and RP Busy zero; 0 for an
+ * all-ones (device gone) status. Check cxl_ti_status_clear_allowed() first.
+ */
 uint32_t cxl_ti_status_clear_value(uint32_t status);
+/* False while RP Busy (bit 14) is set with bit 8 or 12, or for an all-ones status. */
+bool cxl_ti_status_clear_allowed(uint32_t status);
 
-/* Format "0x%08x (mem-isolated link-down rp-busy ...)" for logs. Returns buf. */
+/*
+ * Format "0x%08x (mem-isolated mem-link-down rp-busy ...)" for logs; "(clear)"
+ * for 0, "(device-gone)" for all-ones, "reserved" if a RsvdZ bit is set.
+ * Truncates to len (always NUL-terminated when len > 0). Returns buf.
+ */
 const char *cxl_ti_status_to_string(uint32_t status, char *buf, size_t len);
