@@ -64,5 +64,12 @@ struct discover_options {
 
 /* Never fails because of one port; fails only for -ENOMEM or when libpci cannot start. */
 int cxl_discover_rootports(const struct discover_options *opts, struct cxl_rootport **ret_ports, size_t *ret_n);
+/*
+ * Rediscover one port by BDF (after it went away, a link came back, a driver
+ * changed): same rules as a full scan. -ENODEV if the function is no longer
+ * listed. *ret is written only on success and owns its window; the caller
+ * releases the old struct with cxl_rootport_done().
+ */
+int cxl_rootport_rediscover(const char *bdf, const struct discover_options *opts, struct cxl_rootport *ret);
 void cxl_rootport_done(struct cxl_rootport *p);
 void cxl_rootports_free(struct cxl_rootport *ports, size_t n);
