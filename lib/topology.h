@@ -30,6 +30,14 @@ struct dax_device {
         struct mem_block *blocks;   /* blocks of this range, with their state */
 };
 
+struct port_region {
+        char name[32];                  /* "region0" */
+        uint64_t start, size;           /* host physical range, 0/0 if not yet set up */
+        bool committed;                 /* regionZ/commit reads 1: its decoders route CXL.mem */
+        bool driver_bound;              /* regionZ/driver exists */
+        bool matched_by_address;        /* no target named one of our endpoint decoders */
+};
+
 struct port_topology {
         size_t n_dax;
         struct dax_device *dax;
@@ -37,10 +45,24 @@ struct port_topology {
         char (*regions)[32];
         size_t n_memdevs;
         char (*memdevs)[32];
+        /* Added after the first interface: details of regions[i], same order, n_regions entries. */
+        struct port_region *region_info;
 };
+
+/* A region carries CXL.mem traffic (is not quiesced) when it is committed or a driver drives it. */
+bool port_region_is_active(const struct port_region *r);
 
 const char *dax_mode_to_string(enum dax_mode m);   /* "devdax", "system-ram", "unbound", "other" */
 
-/* Topology below the root port whose sysfs path is given. */
+/*
+ * Topology below the root port whose sysfs path is given. Missing CXL or dax
+ * buses (drivers not loaded) give an empty topology, not an error. -ENOENT if
+ * the root port itself is gone. Memdevs are the cxl memN whose PCI function
+ * sits below the port; regions are the CXL regions with a target decoder of
+ * such an endpoint (or, where a region names no targets, whose range overlaps
+ * an endpoint decoder's); dax devices are those inside such a region (sysfs
+ * path, else address range) or inside an endpoint decoder's range (kernel
+ * 6.1, where firmware-set-up memory has no region).
+ */
 int port_topology_read(const char *rootport_sysfs_path, struct port_topology *ret);
 void port_topology_done(struct port_topology *t);
