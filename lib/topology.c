@@ -464,6 +464,65 @@ static int collect_dax(struct walk *w, struct port_topology *t)
         return 0;
 }
 
+/*
+ * Count the processes mapping each devdax character device: a devdax range
+ * carries CXL.mem traffic only while someone has it mapped, which is what
+ * "quiesced" means for it. /proc/<pid>/maps names the device file; without
+ * the permission to read other processes' maps the count stays unknown (-1).
+ */
+static void count_dax_users(struct port_topology *t)
+{
+        _cleanup_closedir_ DIR *proc = NULL;
+        struct dirent *de;
+        bool denied = false;
+
+        if (t->n_dax == 0)
+                return;
+        for (size_t i = 0; i < t->n_dax; i++)
+                t->dax[i].users = 0;
+
+        proc = opendir("/proc");
+        if (!proc)
+                goto unknown;
+
+        while ((de = readdir(proc))) {
+                char path[64], line[PATH_MAX + 128];
+                _cleanup_fclose_ FILE *f = NULL;
+                bool *seen;
+
+                if (de->d_name[0] < '1' || de->d_name[0] > '9' || strspn(de->d_name, "0123456789") != strlen(de->d_name))
+                        continue;
+                snprintf(path, sizeof(path), "/proc/%.20s/maps", de->d_name);
+                f = fopen(path, "re");
+                if (!f) {
+                        if (errno == EACCES || errno == EPERM)
+                                denied = true;
+                        continue;       /* exited meanwhile */
+                }
+                seen = calloc(t->n_dax, sizeof(bool));
+                if (!seen)
+                        goto unknown;
+                while (fgets(line, sizeof(line), f)) {
+                        const char *dev = strstr(line, " /dev/");
+                        if (!dev)
+                                continue;
+                        dev += STRLEN(" /dev/");
+                        size_t n = strcspn(dev, " \n");
+                        for (size_t i = 0; i < t->n_dax; i++)
+                                if (strlen(t->dax[i].name) == n && strncmp(dev, t->dax[i].name, n) == 0)
+                                        seen[i] = true;
+                }
+                for (size_t i = 0; i < t->n_dax; i++)
+                        t->dax[i].users += seen[i];
+                free(seen);
+        }
+        if (!denied)
+                return;
+unknown:
+        for (size_t i = 0; i < t->n_dax; i++)
+                t->dax[i].users = -1;
+}
+
 void port_topology_done(struct port_topology *t)
 {
         if (!t)
@@ -500,6 +559,7 @@ int port_topology_read(const char *rootport_sysfs_path, struct port_topology *re
         r = collect_dax(&w, &t);
         if (r < 0)
                 return r;
+        count_dax_users(&t);
 
         *ret = t;
         t = (struct port_topology) {};

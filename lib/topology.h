@@ -28,6 +28,8 @@ struct dax_device {
         int memmap_on_memory;   /* -1 if the attribute is absent */
         size_t n_blocks;
         struct mem_block *blocks;   /* blocks of this range, with their state */
+        /* Added: processes with /dev/<name> mapped (CXL.mem traffic through devdax), -1 if unknown. */
+        int users;
 };
 
 struct port_region {
