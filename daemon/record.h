@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The durable event record: <statedir>/events.jsonl, one JSON object per
+ * line, append-only, each line fsync'ed with its directory before anyone is
+ * told about it. Line types:
+ *   {"type":"event", ...}    an isolation event with its plan (isolation-event.h)
+ *   {"type":"action", "event_id", "index", "policy", "action", "result", ...}
+ *   {"type":"ack", "event_id", "realtime_usec", "by"}
+ * Reading tolerates damage (a torn last line after a crash, a garbled line):
+ * such lines are skipped and counted, never fatal.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include "isolation-event.h"
+
+#define RECORD_FILE_NAME "events.jsonl"
+
+struct record;
+
+/* Create the directory if needed and open the file for appending. */
+int record_open(const char *state_dir, struct record **ret);
+struct record *record_free(struct record *r);
+const char *record_path(const struct record *r);
+
+/* Each append writes one line and fsyncs the file and the directory. */
+int record_append_event(struct record *r, const struct isolation_event *e);
+int record_append_action(struct record *r, const struct isolation_event *e, size_t index);
+int record_append_ack(struct record *r, const char *event_id, uint64_t realtime_usec, const char *by);
+
+/* JSON text of one line (no newline), for the writer and for tests. Caller frees. */
+int record_format_event(const struct isolation_event *e, char **ret);
+int record_format_action(const struct isolation_event *e, size_t index, char **ret);
+
+/* Everything read back: events in file order with action results and acks applied. */
+struct record_history {
+        size_t n_events;
+        struct isolation_event **events;
+        size_t n_damaged;               /* lines skipped as unreadable */
+};
+
+/* A missing file is an empty history. */
+int record_load(const char *state_dir, struct record_history *ret);
+int record_parse_buffer(const char *text, size_t len, struct record_history *ret);
+void record_history_done(struct record_history *h);
+/* The latest event recorded for this port, NULL if none. */
+struct isolation_event *record_history_last_for_port(const struct record_history *h, const char *bdf);
