@@ -29,10 +29,15 @@ struct cxl_caparray {
  * header inside the block, every structure start + its known minimum length
  * inside the block (-EBADMSG naming nothing: callers report which port).
  * NULL entries are skipped and counted.
+ * Also: a structure pointer that is not dword aligned, or that lands inside
+ * the header array (pointer 0 included), is -EBADMSG; an all-ones header in
+ * the array is -ENODEV; len < 0x1004 is -ERANGE, len > 64 KiB -EINVAL.
+ * *ret is written only on success.
  */
 int cxl_caparray_walk(const uint8_t *block, size_t len, struct cxl_caparray *ret);
 /* First capability with the given id, -ENOENT if none. */
 int cxl_caparray_find(const struct cxl_caparray *a, uint16_t id, struct cxl_cap *ret);
+/* "ras", "timeout-isolation", ...; NULL for ids above 0x10. */
 const char *cxl_cap_id_to_string(uint16_t id);
 /* Minimum structure length we rely on for an id (RAS 0x58, T&I 0x10, ...), 4 for unknown ids. */
 uint32_t cxl_cap_min_length(uint16_t id);

@@ -23,12 +23,15 @@ struct cxl_dvsec_list {
 /*
  * Collect every CXL DVSEC. A DVSEC whose length is shorter than its headers,
  * or that runs past `len`, is rejected with -EBADMSG (truncated DVSEC).
- * -ERANGE when len < 0x100 (no extended space visible).
+ * -ERANGE when the copy shows no extended space (64- or 256-byte copies).
+ * Chain errors from pcie_ext_cap_foreach() (-ELOOP, -EBADMSG) pass through;
+ * -E2BIG past CXL_DVSEC_MAX. DVSECs of other vendors are skipped unchecked.
  */
 int cxl_dvsec_list(const uint8_t *cfg, size_t len, struct cxl_dvsec_list *ret);
 const struct cxl_dvsec *cxl_dvsec_list_find(const struct cxl_dvsec_list *l, uint16_t id);
 /* A CXL port carries DVSEC 3 or 7; a root port per Table 8-2 carries 3, 4, 7 and 8. */
 bool cxl_dvsec_list_is_cxl_port(const struct cxl_dvsec_list *l);
+/* "register-locator", ...; NULL for unassigned ids. */
 const char *cxl_dvsec_id_to_string(uint16_t id);
 
 struct cxl_regblock {
@@ -45,8 +48,10 @@ struct cxl_regloc {
 };
 
 /* Decode the Register Locator: entries = (length - 0xC) / 8, empty (id 0) entries skipped.
- * -EBADMSG: BIR > 5, length not fitting, or an entry past len. */
+ * -EBADMSG: BIR > 5 in a non-empty entry, length < 0xC, or the DVSEC past len.
+ * -EINVAL: `locator` is not DVSEC 8. -E2BIG past CXL_REGLOC_MAX blocks. */
 int cxl_regloc_decode(const uint8_t *cfg, size_t len, const struct cxl_dvsec *locator, struct cxl_regloc *ret);
 /* First block with the given id, -ENOENT if none. */
 int cxl_regloc_find(const struct cxl_regloc *l, uint8_t block_id, struct cxl_regblock *ret);
+/* "component", "memory-device", ...; NULL for unknown ids. */
 const char *cxl_regblock_id_to_string(uint8_t id);

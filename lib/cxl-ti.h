@@ -60,7 +60,9 @@ enum cxl_isolation_kind {
 void cxl_ti_capability_decode(uint32_t raw, struct cxl_ti_capability *ret);
 void cxl_ti_control_decode(uint32_t raw, struct cxl_ti_control *ret);
 void cxl_ti_status_decode(uint32_t raw, struct cxl_ti_status *ret);
-/* CXL.mem isolation wins over CXL.cache when both are set. */
+/* CXL.mem isolation wins over CXL.cache when both are set; all-ones (device gone) is NONE.
+ * Strings: "none", "mem-link-down", "mem-timeout", "cache-link-down", "cache-timeout";
+ * from_string is exact (case-sensitive) and returns _CXL_ISOLATION_KIND_INVALID otherwise. */
 enum cxl_isolation_kind cxl_ti_status_kind(uint32_t status);
 const char *cxl_isolation_kind_to_string(enum cxl_isolation_kind k);
 enum cxl_isolation_kind cxl_isolation_kind_from_string(const char *s);
