@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Configuration: /etc/cxl-isold/cxl-isold.conf + /etc/cxl-isold/policy.d/*.conf,
+ * Configuration: /etc/cxl-isold/cxl-isold.conf + /etc/cxl-isold/policy.d/NAME.conf,
  * vendor defaults in VENDOR_CONFDIR (same names: /etc wins, systemd style).
  * INI parsed with libinih; every problem is reported as "file:line: what, and
  * what to do". Loading builds a complete new struct config or nothing, which
@@ -25,6 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef uint64_t usec_t;
 
@@ -47,7 +48,25 @@ enum action_type {
 const char *action_type_to_string(enum action_type a);
 enum action_type action_type_from_string(const char *s);
 const char *arm_mode_to_string(enum arm_mode m);
+enum arm_mode arm_mode_from_string(const char *s);
 const char *port_kind_to_string(enum port_kind k);
+enum port_kind port_kind_from_string(const char *s);
+const char *unsafe_reaction_to_string(enum unsafe_reaction r);
+enum unsafe_reaction unsafe_reaction_from_string(const char *s);
+
+/*
+ * Bounds that keep a broken or hostile file from costing unbounded memory or
+ * time: a longer line, one section too many or one problem too many ends the
+ * load with a diagnostic saying so.
+ */
+#define CONFIG_LINE_MAX 4096            /* bytes per line, without the newline */
+#define CONFIG_SECTIONS_MAX 4096        /* sections over all files of one load */
+#define CONFIG_DROPINS_MAX 1024         /* policy.d files over both directories */
+#define CONFIG_DIAGS_MAX 100            /* problems reported before giving up */
+
+#define CONFIG_DEFAULT_POLL_INTERVAL_USEC 100000ULL     /* 100ms */
+#define CONFIG_DEFAULT_STATE_DIR "/var/lib/cxl-isold"
+#define CONFIG_DEFAULT_ACTION_TIMEOUT_USEC 30000000ULL  /* 30s */
 
 struct config_source {          /* where a section came from, for diagnostics */
         char *file;
@@ -111,7 +130,8 @@ struct config_diags {
 struct config_paths {
         const char *main_file;          /* NULL = SYSCONFDIR/cxl-isold/cxl-isold.conf (or vendor) */
         const char *dropin_dir;         /* NULL = SYSCONFDIR/cxl-isold/policy.d */
-        const char *vendor_dir;         /* NULL = VENDOR_CONFDIR */
+        const char *vendor_dir;         /* NULL = VENDOR_CONFDIR (main file and policy.d/ below it) */
+        bool require_main_file;         /* an explicit --config file that is missing is an error */
 };
 
 /*
@@ -121,6 +141,7 @@ struct config_paths {
  * is.
  */
 int config_load(const struct config_paths *paths, struct config **ret, struct config_diags *diags);
+/* Not thread-safe: Debian's libinih keeps its parser settings in globals, set around each parse. */
 /* Parse one file's text (for tests and fuzzing): same rules, no drop-ins. */
 int config_load_string(const char *name, const char *text, size_t len, struct config **ret, struct config_diags *diags);
 struct config *config_free(struct config *c);
@@ -132,3 +153,44 @@ const struct config_port *config_port_for(const struct config *c, const char *bd
 /* Policies matching this port and isolation kind, in file order. Returns count written to out (<= max). */
 size_t config_policies_for(const struct config *c, const char *bdf, const char *host_bridge, uint64_t serial,
                            int isolation_kind, const struct config_policy **out, size_t max);
+/* Does one match string ("0000:0c:*", "host-bridge:ACPI0016:00", "serial:1a2b") apply to this port? */
+bool config_match(const char *pattern, const char *bdf, const char *host_bridge, uint64_t serial);
+
+/*
+ * A discovered port, for config_check_port_kinds(). kind is what discovery
+ * found (PORT_KIND_ANY = unknown); a kind= in the port's [port] section wins.
+ */
+struct config_port_info {
+        const char *bdf;
+        const char *host_bridge;        /* may be NULL */
+        uint64_t serial;                /* 0 = none */
+        enum port_kind kind;
+};
+/*
+ * Once ports are known: refuse a policy that would reset a memory port or
+ * offline-devdax an accelerator port. 0 when every pairing is sane, -EINVAL
+ * with one diagnostic (at the policy's section) per bad pairing.
+ */
+int config_check_port_kinds(const struct config *c, const struct config_port_info *ports, size_t n_ports,
+                            struct config_diags *diags);
+
+/* "file:line: message" (or "file: message" for line 0), one per line. */
+void config_diags_print(FILE *f, const struct config_diags *d);
+/* The effective configuration as INI that config_load_string() reads back unchanged. -EIO on a write error. */
+int config_dump(FILE *f, const struct config *c);
+
+/*
+ * Durations the systemd way: "100ms", "5s", "2min", "1h 30min"; a number
+ * without unit is seconds. Units: us usec ms msec s sec second(s) m min
+ * minute(s) h hr hour(s) d day(s) w week(s). Integers only.
+ */
+int config_parse_duration(const char *s, usec_t *ret);
+#define CONFIG_DURATION_STRING_MAX 32
+/* The shortest exact form ("0", "100ms", "90s", "2min", "1h"). Returns buf. */
+const char *config_format_duration(usec_t u, char buf[static CONFIG_DURATION_STRING_MAX]);
+/*
+ * A port timeout= value: "keep" (-1: leave the register alone), "default"
+ * (0h), the PCIe sub-range names A1 A2 B1 B2 C1 C2 D1 D2, or the encoding in
+ * hex ("0xa"). Reserved encodings are -EINVAL.
+ */
+int config_parse_timeout_value(const char *s, int *ret);
