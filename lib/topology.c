@@ -422,10 +422,14 @@ static int collect_dax(struct walk *w, struct port_topology *t)
                 if (read_attr_u64(real, "size", 0, &dev.size) < 0)
                         dev.size = 0;
 
-                /* 6.3+ dax_cxl places the device below its region: .../regionZ/dax_regionZ/daxX.Y */
+                /*
+                 * 6.3+ dax_cxl places the device below its region:
+                 * .../regionZ/dax_regionZ/daxX.Y. Match that whole shape: a
+                 * libnvdimm region on the same path may share the name.
+                 */
                 for (size_t i = 0; i < t->n_regions && !region; i++) {
-                        char needle[40];
-                        snprintf(needle, sizeof(needle), "/%s/", t->regions[i]);
+                        char needle[80];
+                        snprintf(needle, sizeof(needle), "/%s/dax_%s/", t->regions[i], t->regions[i]);
                         if (strstr(real, needle)) {
                                 region = t->regions[i];
                                 memdev = w->region_memdev[i];
@@ -467,28 +471,33 @@ static int collect_dax(struct walk *w, struct port_topology *t)
 /*
  * Count the processes mapping each devdax character device: a devdax range
  * carries CXL.mem traffic only while someone has it mapped, which is what
- * "quiesced" means for it. /proc/<pid>/maps names the device file; without
- * the permission to read other processes' maps the count stays unknown (-1).
+ * "quiesced" means for it. /proc/<pid>/maps names the device file. A
+ * process whose maps we may not read (another user namespace, no
+ * CAP_SYS_PTRACE) is counted in unreadable_processes instead of poisoning
+ * every count: the caller decides how much that matters.
  */
-static void count_dax_users(struct port_topology *t)
+static int count_dax_users(struct port_topology *t)
 {
         _cleanup_closedir_ DIR *proc = NULL;
+        _cleanup_free_ bool *seen = NULL;
         struct dirent *de;
-        bool denied = false;
 
         if (t->n_dax == 0)
-                return;
-        for (size_t i = 0; i < t->n_dax; i++)
-                t->dax[i].users = 0;
+                return 0;
 
         proc = opendir("/proc");
-        if (!proc)
-                goto unknown;
+        if (!proc) {
+                for (size_t i = 0; i < t->n_dax; i++)
+                        t->dax[i].users = -1;
+                return 0;
+        }
+        seen = calloc(t->n_dax, sizeof(bool));
+        if (!seen)
+                return -ENOMEM;
 
         while ((de = readdir(proc))) {
                 char path[64], line[PATH_MAX + 128];
                 _cleanup_fclose_ FILE *f = NULL;
-                bool *seen;
 
                 if (de->d_name[0] < '1' || de->d_name[0] > '9' || strspn(de->d_name, "0123456789") != strlen(de->d_name))
                         continue;
@@ -496,12 +505,10 @@ static void count_dax_users(struct port_topology *t)
                 f = fopen(path, "re");
                 if (!f) {
                         if (errno == EACCES || errno == EPERM)
-                                denied = true;
-                        continue;       /* exited meanwhile */
+                                t->unreadable_processes++;
+                        continue;       /* or it exited meanwhile */
                 }
-                seen = calloc(t->n_dax, sizeof(bool));
-                if (!seen)
-                        goto unknown;
+                memset(seen, 0, t->n_dax * sizeof(bool));
                 while (fgets(line, sizeof(line), f)) {
                         const char *dev = strstr(line, " /dev/");
                         if (!dev)
@@ -514,13 +521,8 @@ static void count_dax_users(struct port_topology *t)
                 }
                 for (size_t i = 0; i < t->n_dax; i++)
                         t->dax[i].users += seen[i];
-                free(seen);
         }
-        if (!denied)
-                return;
-unknown:
-        for (size_t i = 0; i < t->n_dax; i++)
-                t->dax[i].users = -1;
+        return 0;
 }
 
 void port_topology_done(struct port_topology *t)
@@ -559,7 +561,9 @@ int port_topology_read(const char *rootport_sysfs_path, struct port_topology *re
         r = collect_dax(&w, &t);
         if (r < 0)
                 return r;
-        count_dax_users(&t);
+        r = count_dax_users(&t);
+        if (r < 0)
+                return r;
 
         *ret = t;
         t = (struct port_topology) {};

@@ -28,7 +28,7 @@ struct dax_device {
         int memmap_on_memory;   /* -1 if the attribute is absent */
         size_t n_blocks;
         struct mem_block *blocks;   /* blocks of this range, with their state */
-        /* Added: processes with /dev/<name> mapped (CXL.mem traffic through devdax), -1 if unknown. */
+        /* Added: processes with /dev/<name> mapped (CXL.mem traffic through devdax), -1 if /proc is unreadable. */
         int users;
 };
 
@@ -49,6 +49,8 @@ struct port_topology {
         char (*memdevs)[32];
         /* Added after the first interface: details of regions[i], same order, n_regions entries. */
         struct port_region *region_info;
+        /* Processes whose /proc/<pid>/maps could not be read: dax users among them are not counted. */
+        unsigned unreadable_processes;
 };
 
 /* A region carries CXL.mem traffic (is not quiesced) when it is committed or a driver drives it. */
