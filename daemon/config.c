@@ -28,7 +28,8 @@
 #include "config.h"
 #include "cxl-ti.h"
 
-static const char *const action_names[_ACTION_TYPE_MAX] = {
+/* NULL-terminated too, for "did you mean" over the list. */
+static const char *const action_names[_ACTION_TYPE_MAX + 1] = {
         [ACTION_LOG] = "log",
         [ACTION_OFFLINE_DEVDAX] = "offline-devdax",
         [ACTION_OFFLINE_MEMORY] = "offline-memory",
