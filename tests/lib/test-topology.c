@@ -8,6 +8,7 @@
  * memdev, region and kmem device must never leak into the first.
  */
 #include <errno.h>
+#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,7 +21,6 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <umockdev.h>
 
 #include "arming-gate.h"
 #include "cleanup.h"
@@ -35,14 +35,37 @@
 /* 128 MiB blocks, as on x86 below 64 GiB of RAM. */
 #define BLOCK   0x8000000ull
 
-static UMockdevTestbed *testbed;
+/* The testbed: <root>/sys, served as /sys by umockdev's preload library through UMOCKDEV_DIR. */
+static char root[256], sysdir[272];
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+        return remove(path) < 0 ? -1 : 0;
+}
+
+static void testbed_remove(void)
+{
+        if (root[0])
+                (void)nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        root[0] = sysdir[0] = '\0';
+}
+
+static void testbed_new(void)
+{
+        testbed_remove();
+        snprintf(root, sizeof(root), "%s/test-topology.XXXXXX", getenv("TMPDIR") ?: "/tmp");
+        assert_non_null(mkdtemp(root));
+        snprintf(sysdir, sizeof(sysdir), "%s/sys", root);
+        assert_int_equal(mkdir(sysdir, 0755), 0);
+        assert_int_equal(setenv("UMOCKDEV_DIR", root, 1), 0);
+}
 
 static void tb_mkdir_p(const char *rel_dir)
 {
         char path[PATH_MAX];
 
-        snprintf(path, sizeof(path), "%s/%s", umockdev_testbed_get_sys_dir(testbed), rel_dir);
-        for (char *s = path + strlen(umockdev_testbed_get_sys_dir(testbed)) + 1; *s; s++)
+        snprintf(path, sizeof(path), "%s/%s", sysdir, rel_dir);
+        for (char *s = path + strlen(sysdir) + 1; *s; s++)
                 if (*s == '/') {
                         *s = '\0';
                         (void)mkdir(path, 0755);
@@ -61,7 +84,7 @@ static void tb_write(const char *rel, const char *fmt, ...)
         *strrchr(dir, '/') = '\0';
         tb_mkdir_p(dir);
 
-        snprintf(path, sizeof(path), "%s/%s", umockdev_testbed_get_sys_dir(testbed), rel);
+        snprintf(path, sizeof(path), "%s/%s", sysdir, rel);
         FILE *f = fopen(path, "we");
         assert_non_null(f);
         va_start(ap, fmt);
@@ -83,7 +106,7 @@ static void tb_link(const char *rel_link, const char *rel_target)
                 if (*s == '/')
                         strcat(target, "../");
         strcat(target, rel_target);
-        snprintf(path, sizeof(path), "%s/%s", umockdev_testbed_get_sys_dir(testbed), rel_link);
+        snprintf(path, sizeof(path), "%s/%s", sysdir, rel_link);
         (void)unlink(path);
         assert_int_equal(symlink(target, path), 0);
 }
@@ -92,7 +115,7 @@ static void tb_rm(const char *rel)
 {
         char path[PATH_MAX];
 
-        snprintf(path, sizeof(path), "%s/%s", umockdev_testbed_get_sys_dir(testbed), rel);
+        snprintf(path, sizeof(path), "%s/%s", sysdir, rel);
         assert_int_equal(unlink(path), 0);
 }
 
@@ -195,8 +218,7 @@ static void add_block(uint64_t index, const char *state)
  */
 static int setup_testbed(void **state)
 {
-        testbed = umockdev_testbed_new();
-        assert_non_null(testbed);
+        testbed_new();
 
         tb_write(RP0 "/vendor", "0x8086");
         tb_write(RP1 "/vendor", "0x8086");
@@ -227,7 +249,7 @@ static int setup_testbed(void **state)
 
 static int teardown_testbed(void **state)
 {
-        g_clear_object(&testbed);
+        testbed_remove();
         return 0;
 }
 
@@ -378,8 +400,7 @@ static void test_missing_port_and_empty_buses(void **state)
         assert_int_equal(port_topology_read("/sys/devices/pci0000:0c/0000:0c:07.0", &t), -ENOENT);
 
         /* cxl and dax drivers not loaded: no bus directories, an empty topology. */
-        g_clear_object(&testbed);
-        testbed = umockdev_testbed_new();
+        testbed_new();
         tb_write(RP0 "/vendor", "0x8086");
         assert_int_equal(port_topology_read("/sys/" RP0, &t), 0);
         assert_int_equal(t.n_memdevs, 0);
