@@ -230,7 +230,7 @@ static void set_reason(struct cxl_rootport *p, enum port_reason r, int error)
         p->error = error;
 }
 
-static enum port_reason mmap_error_reason(int r)
+enum port_reason port_reason_from_map_error(int r)
 {
         switch (r) {
         case -EPERM:
@@ -345,7 +345,7 @@ static void probe_component_block(struct cxl_rootport *p, struct pci_dev *d, con
         _cleanup_(regwin_freep) struct regwin *w = NULL;
         r = regwin_open_resource(path, p->component.offset, (size_t)len, opts && opts->writable ? REGWIN_WRITABLE : 0, &w);
         if (r < 0)
-                return set_reason(p, mmap_error_reason(r), r);
+                return set_reason(p, port_reason_from_map_error(r), r);
 
         _cleanup_free_ uint8_t *block = NULL;
         size_t block_len;

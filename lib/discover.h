@@ -36,6 +36,13 @@ enum port_reason {
 const char *port_reason_to_string(enum port_reason r);     /* stable id, e.g. "no-ti-capability" */
 const char *port_reason_description(enum port_reason r);   /* "no Timeout & Isolation capability" */
 const char *port_reason_hint(enum port_reason r);          /* what the operator can do */
+/*
+ * The reason behind a failed regwin_open_resource(): -EPERM lockdown, -EINVAL
+ * a driver's claim under strict devmem (or a range past the BAR), -ENODEV /
+ * -ENXIO device gone, -ENOENT resource file missing, anything else
+ * PORT_MMAP_FAILED. For callers re-mapping a port after SIGBUS.
+ */
+enum port_reason port_reason_from_map_error(int error);
 
 struct cxl_rootport {
         char bdf[16];                   /* "0000:0c:00.0" */

@@ -298,6 +298,17 @@ static void test_only_bdf_and_rediscover(void **state)
         assert_int_equal(cxl_rootport_rediscover("0000:7f:1f.7", NULL, &p), -ENODEV);
 }
 
+static void test_map_errors(void **state)
+{
+        /* What regwin_open_resource() returns when the kernel refuses the mmap (platform-notes 1.1). */
+        assert_int_equal(port_reason_from_map_error(-EPERM), PORT_MMAP_LOCKDOWN);
+        assert_int_equal(port_reason_from_map_error(-EINVAL), PORT_MMAP_CLAIMED);
+        assert_int_equal(port_reason_from_map_error(-ENODEV), PORT_DEVICE_GONE);
+        assert_int_equal(port_reason_from_map_error(-ENOENT), PORT_RESOURCE_MISSING);
+        assert_int_equal(port_reason_from_map_error(-EACCES), PORT_MMAP_FAILED);
+        assert_int_equal(port_reason_from_map_error(-EIO), PORT_MMAP_FAILED);
+}
+
 static void test_reason_strings(void **state)
 {
         for (int r = 0; r < _PORT_REASON_MAX; r++) {
@@ -325,6 +336,7 @@ int main(void)
                 cmocka_unit_test_teardown(test_device_gone, teardown),
                 cmocka_unit_test_teardown(test_no_mem_isolation_and_other_bar, teardown),
                 cmocka_unit_test_teardown(test_only_bdf_and_rediscover, teardown),
+                cmocka_unit_test(test_map_errors),
                 cmocka_unit_test(test_reason_strings),
         };
 
