@@ -140,7 +140,11 @@ static void pci_cleanupp(struct pci_access **a)
                 pci_cleanup(*a);
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct regwin *, regwin_free);
+/* Named apart from any regwin_freep regwin.h may grow. */
+static void regwin_closep(struct regwin **w)
+{
+        *w = regwin_free(*w);
+}
 
 /*
  * Each libpci call that may raise an error runs in its own small frame with
@@ -342,7 +346,7 @@ static void probe_component_block(struct cxl_rootport *p, struct pci_dev *d, con
         if (len > CXL_COMPONENT_BLOCK_SIZE)
                 len = CXL_COMPONENT_BLOCK_SIZE;
 
-        _cleanup_(regwin_freep) struct regwin *w = NULL;
+        _cleanup_(regwin_closep) struct regwin *w = NULL;
         r = regwin_open_resource(path, p->component.offset, (size_t)len, opts && opts->writable ? REGWIN_WRITABLE : 0, &w);
         if (r < 0)
                 return set_reason(p, port_reason_from_map_error(r), r);
