@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Guest-side view of the library's discovery and topology code on a real
+ * kernel's sysfs: the host script asserts on these lines.
+ *
+ *   guest-cxl ports                  one PORT line per root port, CAP lines
+ *   guest-cxl topology <bdf>         MEMDEV/REGION/DAX lines below the port
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cxl-caparray.h"
+#include "discover.h"
+#include "regwin.h"
+#include "topology.h"
+
+static int cmd_ports(void)
+{
+        struct cxl_rootport *ports = NULL;
+        size_t n = 0;
+        int r;
+
+        r = cxl_discover_rootports(NULL, &ports, &n);
+        if (r < 0) {
+                printf("ERROR cxl_discover_rootports: %s\n", strerror(-r));
+                return 1;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const struct cxl_rootport *p = &ports[i];
+
+                printf("PORT bdf=%s id=%04x:%04x watchable=%s reason=%s error=%d mapped=%s",
+                       p->bdf, p->vendor, p->device, p->reason == PORT_WATCHABLE ? "yes" : "no",
+                       port_reason_to_string(p->reason), p->error,
+                       p->win ? "yes" : "no");
+                if (p->win)
+                        printf(" window=%zu", regwin_size(p->win));
+                if (p->reason > PORT_NO_COMPONENT_BLOCK)
+                        printf(" component=bar%u+0x%" PRIx64, p->component.bir, p->component.offset);
+                printf(" description=\"%s\"\n", port_reason_description(p->reason));
+                for (size_t c = 0; c < p->caps.n; c++) {
+                        const char *name = cxl_cap_id_to_string(p->caps.cap[c].id);
+                        printf("CAP bdf=%s id=%u name=%s version=%u offset=0x%x\n", p->bdf,
+                               p->caps.cap[c].id, name ? name : "unknown", p->caps.cap[c].version,
+                               p->caps.cap[c].offset);
+                }
+        }
+        printf("PORTS %zu\n", n);
+        cxl_rootports_free(ports, n);
+        return 0;
+}
+
+static int cmd_topology(const char *bdf)
+{
+        struct port_topology t = {};
+        char path[128];
+        int r;
+
+        (void)snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", bdf);
+        r = port_topology_read(path, &t);
+        if (r < 0) {
+                printf("ERROR port_topology_read(%s): %s\n", path, strerror(-r));
+                return 1;
+        }
+        for (size_t i = 0; i < t.n_memdevs; i++)
+                printf("MEMDEV port=%s name=%s\n", bdf, t.memdevs[i]);
+        for (size_t i = 0; i < t.n_regions; i++)
+                printf("REGION port=%s name=%s active=%s\n", bdf, t.regions[i],
+                       t.region_info && port_region_is_active(&t.region_info[i]) ? "yes" : "no");
+        for (size_t i = 0; i < t.n_dax; i++) {
+                const struct dax_device *d = &t.dax[i];
+                printf("DAX port=%s name=%s mode=%s region=%s memdev=%s size=0x%" PRIx64 " blocks=%zu users=%d\n",
+                       bdf, d->name, dax_mode_to_string(d->mode), d->region[0] ? d->region : "-",
+                       d->memdev[0] ? d->memdev : "-", d->size, d->n_blocks, d->users);
+        }
+        printf("TOPOLOGY port=%s memdevs=%zu regions=%zu dax=%zu\n", bdf, t.n_memdevs, t.n_regions, t.n_dax);
+        port_topology_done(&t);
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        if (argc == 2 && !strcmp(argv[1], "ports"))
+                return cmd_ports();
+        if (argc == 3 && !strcmp(argv[1], "topology"))
+                return cmd_topology(argv[2]);
+        fprintf(stderr, "usage: %s ports | topology BDF\n", argv[0]);
+        return 2;
+}

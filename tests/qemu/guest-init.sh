@@ -1,0 +1,109 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# /init of the QEMU test guest (busybox sh). Every check is printed as a
+# section the host asserts on:
+#   CXLTEST BEGIN <name>
+#   ...raw output...
+#   CXLTEST END <name> rc=<exit status>
+# then "CXLTEST DONE" and a power-off. Settings come from /etc/guest.conf.
+export PATH=/usr/bin:/usr/sbin:/bin:/sbin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+. /etc/guest.conf
+
+EDU=0000:00:05.0
+RP=0000:0c:00.0
+
+# section NAME CMD...: run CMD with its output inside the markers.
+section() {
+        name=$1; shift
+        echo "CXLTEST BEGIN $name"
+        "$@" 2>&1
+        rc=$?
+        echo "CXLTEST END $name rc=$rc"
+        return $rc
+}
+
+# Wait up to $1 tenths of a second for a path to appear.
+wait_for() {
+        n=$1; shift
+        while [ "$n" -gt 0 ]; do
+                [ -e "$1" ] && return 0
+                sleep 0.1
+                n=$((n - 1))
+        done
+        return 1
+}
+
+echo "CXLTEST BOOT kernel=$(uname -r) uptime=$(cut -d' ' -f1 /proc/uptime)"
+
+load_cxl() {
+        for m in cxl_acpi cxl_pci cxl_mem cxl_pmem dax_pmem nd_pmem device_dax kmem; do
+                modprobe "$m" || { echo "modprobe $m failed"; return 1; }
+        done
+        # cxl_acpi -> port -> cxl_pci -> mem0 -> nvdimm bridge: asynchronous probing.
+        wait_for 100 /sys/bus/cxl/devices/mem0 || { echo "no mem0"; return 1; }
+        wait_for 100 /sys/bus/cxl/devices/endpoint2 || { echo "no endpoint2"; return 1; }
+        wait_for 100 /sys/bus/cxl/devices/nvdimm-bridge0 || { echo "no nvdimm-bridge0"; return 1; }
+        ls /sys/bus/cxl/devices
+}
+section modules load_cxl
+
+section lspci lspci -nn
+section lspci-rootport lspci -vvv -s "$RP"
+
+# (a) discovery through the library on this kernel's sysfs and libpci.
+section discover guest-cxl ports
+if [ -x /usr/bin/cxl-isold ]; then
+        section list-ports cxl-isold --list-ports
+fi
+
+# (b) a pmem region with a devdax namespace below the root port, found by the
+# topology code, then taken out of use.
+make_devdax() {
+        cxl create-region -m -d decoder0.0 -w 1 -t pmem mem0 || return 1
+        wait_for 50 /sys/bus/nd/devices/region0 || { echo "no nd region0"; return 1; }
+        ndctl create-namespace -r region0 -m devdax -f || return 1
+        wait_for 50 /dev/dax0.0 || { echo "no /dev/dax0.0"; return 1; }
+        ls -l /dev/dax0.0
+}
+section region make_devdax
+section topology guest-cxl topology "$RP"
+section dax-disable daxctl disable-device dax0.0
+section topology-after guest-cxl topology "$RP"
+
+# (c) VFIO: edu bound to vfio-pci, MSI vector 0 and INTx into an eventfd.
+bind_vfio() {
+        for m in irqbypass vfio vfio_iommu_type1 vfio-pci-core vfio-pci; do
+                modprobe "$m" || { echo "modprobe $m failed"; return 1; }
+        done
+        if [ -e /sys/bus/pci/devices/$EDU/driver ]; then
+                echo "$EDU" > /sys/bus/pci/devices/$EDU/driver/unbind
+        fi
+        echo vfio-pci > /sys/bus/pci/devices/$EDU/driver_override
+        echo "$EDU" > /sys/bus/pci/drivers_probe
+        group=$(basename "$(readlink /sys/bus/pci/devices/$EDU/iommu_group)")
+        wait_for 20 /dev/vfio/"$group" || { echo "no /dev/vfio/$group"; return 1; }
+        echo "driver=$(basename "$(readlink /sys/bus/pci/devices/$EDU/driver)") group=$group"
+}
+section vfio-bind bind_vfio
+section vfio-msi guest-irq vfio-msi "$EDU" "$IRQ_COUNT" 0
+section vfio-intx guest-irq vfio-intx "$EDU" "$IRQ_COUNT" 0
+
+# (d) UIO: the same device on uio_pci_generic, INTx.
+bind_uio() {
+        modprobe uio_pci_generic || return 1
+        echo "$EDU" > /sys/bus/pci/devices/$EDU/driver/unbind
+        echo > /sys/bus/pci/devices/$EDU/driver_override
+        echo "1234 11e8" > /sys/bus/pci/drivers/uio_pci_generic/new_id
+        wait_for 20 /sys/bus/pci/devices/$EDU/uio || { echo "no uio child"; return 1; }
+        echo "driver=$(basename "$(readlink /sys/bus/pci/devices/$EDU/driver)") uio=$(ls /sys/bus/pci/devices/$EDU/uio)"
+}
+section uio-bind bind_uio
+section uio-intx guest-irq uio "$EDU" "$IRQ_COUNT"
+
+echo "CXLTEST DONE uptime=$(cut -d' ' -f1 /proc/uptime)"
+poweroff -f

@@ -1,0 +1,383 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""QEMU guest tier: boot Debian's 6.12 kernel under TCG with an emulated CXL
+topology and QEMU's edu device, run tests/qemu/guest-init.sh as /init, and
+assert on the sections it prints on the serial console.
+
+Exit status: 0 all checks passed, 1 a check failed, 77 skipped (the kernel
+package cannot be downloaded or QEMU cannot run), with a one-line reason.
+The whole serial log is printed, so it ends up in the meson test log."""
+
+import argparse
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+SKIP = 77
+PACKAGES = ["qemu-system-x86", "busybox-static", "kmod", "cpio", "ndctl", "daxctl", "pciutils", "xz-utils"]
+KERNEL_META = "linux-image-6.12-amd64"
+MODULES = ["cxl_acpi", "cxl_pci", "cxl_mem", "cxl_pmem", "dax_cxl", "device_dax", "kmem", "dax_pmem",
+           "nd_pmem", "irqbypass", "vfio", "vfio_iommu_type1", "vfio-pci-core", "vfio-pci", "uio",
+           "uio_pci_generic"]
+# Host programs shipped into the guest with their shared libraries.
+HOST_TOOLS = ["/usr/bin/lspci", "/usr/bin/setpci", "/usr/bin/cxl", "/usr/bin/ndctl", "/usr/bin/daxctl",
+              "/usr/bin/kmod"]
+KMOD_LINKS = ["modprobe", "insmod", "rmmod", "lsmod", "modinfo", "depmod"]
+
+
+def log(msg):
+    print(f"run-guest: {msg}", flush=True)
+
+
+def skip(reason):
+    print(f"SKIP: {reason}", flush=True)
+    sys.exit(SKIP)
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def installed(pkg):
+    r = run(["dpkg-query", "-W", "-f=${Status}", pkg])
+    return r.returncode == 0 and "install ok installed" in r.stdout
+
+
+def ensure_packages():
+    missing = [p for p in PACKAGES if not installed(p)]
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        skip(f"missing packages {' '.join(missing)} and not root to install them")
+    log(f"installing {' '.join(missing)}")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    r = run(["apt-get", "install", "-y", "--no-install-recommends"] + missing, env=env)
+    if r.returncode != 0:
+        run(["apt-get", "update"], env=env)
+        r = run(["apt-get", "install", "-y", "--no-install-recommends"] + missing, env=env)
+    if r.returncode != 0:
+        print(r.stdout[-2000:])
+        skip(f"cannot install {' '.join(missing)} (no package archive?)")
+
+
+def unsigned_package_name():
+    """linux-image-6.12-amd64 depends on linux-image-<ver>-amd64 (signed); the
+    same version's unsigned image is that name plus "-unsigned"."""
+    for attempt in range(2):
+        r = run(["apt-cache", "depends", KERNEL_META])
+        m = re.search(r"Depends:\s*(linux-image-6\.12\.\S+-amd64)\s*$", r.stdout, re.M)
+        if m:
+            return m.group(1) + "-unsigned"
+        if attempt == 0 and os.geteuid() == 0:
+            run(["apt-get", "update"])
+    return None
+
+
+def fetch_kernel(cache):
+    """Unpacked kernel tree in the cache: (root, kver, vmlinuz). Downloads once."""
+    os.makedirs(cache, exist_ok=True)
+    trees = sorted(glob.glob(os.path.join(cache, "kernel-6.12.*-amd64")))
+    if not trees:
+        debs = sorted(glob.glob(os.path.join(cache, "linux-image-6.12.*-amd64-unsigned_*.deb")))
+        if not debs:
+            name = unsigned_package_name()
+            if not name:
+                skip(f"cannot resolve {KERNEL_META} with apt-cache (no package lists / network)")
+            log(f"downloading {name}")
+            r = run(["apt-get", "download", name], cwd=cache)
+            debs = sorted(glob.glob(os.path.join(cache, "linux-image-6.12.*-amd64-unsigned_*.deb")))
+            if r.returncode != 0 or not debs:
+                print(r.stdout[-1000:])
+                skip(f"cannot download {name} (no network?)")
+        deb = debs[-1]
+        kver = re.match(r"linux-image-(6\.12\.\S+-amd64)-unsigned_", os.path.basename(deb)).group(1)
+        tmp = os.path.join(cache, f"tmp-kernel-{kver}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        r = run(["dpkg-deb", "-x", deb, tmp])
+        if r.returncode != 0:
+            print(r.stdout)
+            sys.exit(1)
+        # The package ships no modules.dep (postinst runs depmod); resolve against the tree.
+        r = run(["depmod", "-b", tmp, kver])
+        if r.returncode != 0:
+            print(r.stdout)
+            sys.exit(1)
+        os.rename(tmp, os.path.join(cache, f"kernel-{kver}"))
+        trees = [os.path.join(cache, f"kernel-{kver}")]
+    root = trees[-1]
+    kver = os.path.basename(root)[len("kernel-"):]
+    return root, kver, os.path.join(root, "boot", f"vmlinuz-{kver}")
+
+
+def copy_file(src, root, dst=None):
+    dst = os.path.join(root, (dst or src).lstrip("/"))
+    os.makedirs(os.path.dirname(dst), exist_ok=True)
+    if not os.path.exists(dst):
+        shutil.copy2(os.path.realpath(src), dst)
+
+
+def copy_with_libs(binary, root, dst=None):
+    copy_file(binary, root, dst)
+    r = run(["ldd", binary])
+    if r.returncode != 0:
+        return  # static
+    for line in r.stdout.splitlines():
+        m = re.search(r"=>\s*(/\S+)", line) or re.match(r"\s*(/\S+)\s+\(", line)
+        if m:
+            copy_file(m.group(1), root)
+
+
+def install_modules(ktree, kver, root):
+    moddir = f"lib/modules/{kver}"
+    paths = set()
+    for mod in MODULES:
+        r = run(["modprobe", "-C", "/dev/null", "-d", ktree, "-S", kver, "--show-depends", mod])
+        if r.returncode != 0:
+            print(r.stdout)
+            raise SystemExit(f"run-guest: module {mod} not in {ktree}")
+        for line in r.stdout.splitlines():
+            if line.startswith("insmod "):
+                paths.add(line.split()[1])
+    for p in paths:
+        rel = os.path.relpath(p, os.path.join(ktree, moddir))
+        dst = os.path.join(root, moddir, rel)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        # busybox and kmod both load a plain .ko; decompressing here keeps the guest simple.
+        if p.endswith(".xz"):
+            with open(dst[:-3], "wb") as out:
+                subprocess.run(["xz", "-dc", p], stdout=out, check=True)
+        else:
+            shutil.copy2(p, dst)
+    for f in ["modules.builtin", "modules.builtin.modinfo", "modules.order"]:
+        src = os.path.join(ktree, moddir, f)
+        if os.path.exists(src):
+            shutil.copy2(src, os.path.join(root, moddir, f))
+    r = run(["depmod", "-b", root, kver])
+    if r.returncode != 0:
+        print(r.stdout)
+        raise SystemExit("run-guest: depmod on the initramfs failed")
+    return len(paths)
+
+
+def build_initramfs(args, ktree, kver, work):
+    root = os.path.join(work, "root")
+    shutil.rmtree(root, ignore_errors=True)
+    for d in ["bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "run", "var/run"]:
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    shutil.copy2("/bin/busybox", os.path.join(root, "bin/busybox"))
+    shipped = {os.path.basename(t) for t in HOST_TOOLS} | set(KMOD_LINKS)
+    applets = run(["/bin/busybox", "--list"]).stdout.split()
+    for a in applets:
+        if a not in shipped and a != "busybox":
+            os.symlink("busybox", os.path.join(root, "bin", a))
+    for t in HOST_TOOLS:
+        copy_with_libs(t, root)
+    for l in KMOD_LINKS:
+        os.symlink("../bin/kmod", os.path.join(root, "usr/sbin", l))
+    copy_with_libs(args.guest_irq, root, "/usr/bin/guest-irq")
+    have_cxl = bool(args.guest_cxl and os.path.exists(args.guest_cxl))
+    if have_cxl:
+        copy_with_libs(args.guest_cxl, root, "/usr/bin/guest-cxl")
+    have_daemon = bool(args.daemon and os.path.exists(args.daemon))
+    if have_daemon:
+        copy_with_libs(args.daemon, root, "/usr/bin/cxl-isold")
+    nmods = install_modules(ktree, kver, root)
+    shutil.copy2(args.init, os.path.join(root, "init"))
+    os.chmod(os.path.join(root, "init"), 0o755)
+    with open(os.path.join(root, "etc/guest.conf"), "w") as f:
+        f.write(f"IRQ_COUNT={args.irq_count}\n")
+    image = os.path.join(work, "initramfs.cpio")
+    with open(image, "wb") as out:
+        files = subprocess.run(["find", "."], cwd=root, stdout=subprocess.PIPE, check=True).stdout
+        subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root, input=files, stdout=out, check=True)
+    log(f"initramfs {image}: {os.path.getsize(image) // 1024} KiB, {nmods} modules, "
+        f"guest-cxl={'yes' if have_cxl else 'no'} cxl-isold={'yes' if have_daemon else 'no'}")
+    return image, have_cxl, have_daemon
+
+
+def qemu_works(qemu):
+    r = run([qemu, "-accel", "tcg", "-M", "q35,cxl=on", "-device", "help"])
+    if r.returncode != 0:
+        skip(f"{qemu} cannot start: {r.stdout.strip().splitlines()[-1] if r.stdout.strip() else r.returncode}")
+    for dev in ["pxb-cxl", "cxl-rp", "cxl-type3", "edu", "intel-iommu"]:
+        if f'"{dev}"' not in r.stdout:
+            skip(f"{qemu} has no {dev} device")
+
+
+def boot(args, vmlinuz, initrd, work):
+    for f in ["pmem0.raw", "lsa0.raw"]:
+        p = os.path.join(work, f)
+        if os.path.exists(p):
+            os.unlink(p)
+    # Fresh, sparse backing files every boot: a region re-created on an old label fails.
+    with open(os.path.join(work, "pmem0.raw"), "wb") as f:
+        f.truncate(256 << 20)
+    with open(os.path.join(work, "lsa0.raw"), "wb") as f:
+        f.truncate(1 << 20)
+    cmd = [args.qemu, "-accel", "tcg", "-cpu", "max,-hypervisor", "-smp", "2",
+           "-M", "q35,cxl=on", "-m", "2G,maxmem=4G,slots=4",
+           "-nographic", "-no-reboot", "-serial", "mon:stdio", "-display", "none",
+           "-kernel", vmlinuz, "-initrd", initrd,
+           "-append", "console=ttyS0 panic=-1 pcie_ports=compat intel_iommu=on iommu=pt",
+           "-device", "intel-iommu",
+           "-object", f"memory-backend-file,id=cxl-mem0,share=on,mem-path={work}/pmem0.raw,size=256M",
+           "-object", f"memory-backend-file,id=cxl-lsa0,share=on,mem-path={work}/lsa0.raw,size=1M",
+           "-device", "pxb-cxl,bus_nr=12,bus=pcie.0,id=cxl.1",
+           "-device", "cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,slot=2",
+           "-device", "cxl-type3,bus=rp0,memdev=cxl-mem0,lsa=cxl-lsa0,id=cxl-pmem0",
+           "-device", "edu,bus=pcie.0,addr=0x5",
+           "-M", "cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G"]
+    log("qemu: " + " ".join(cmd))
+    logpath = os.path.join(work, "serial.log")
+    start = time.monotonic()
+    with open(logpath, "w") as out:
+        try:
+            r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                               timeout=args.timeout)
+            rc = r.returncode
+        except subprocess.TimeoutExpired:
+            rc = None
+    elapsed = time.monotonic() - start
+    with open(logpath, errors="replace") as f:
+        text = f.read().replace("\r", "")
+    return rc, elapsed, text
+
+
+def sections(text):
+    """{name: (rc, output)} from CXLTEST BEGIN/END markers."""
+    out = {}
+    for m in re.finditer(r"^CXLTEST BEGIN (\S+)\n(.*?)^CXLTEST END \1 rc=(\d+)$", text, re.M | re.S):
+        out[m.group(1)] = (int(m.group(3)), m.group(2))
+    return out
+
+
+class Checker:
+    def __init__(self):
+        self.failed = 0
+
+    def check(self, name, ok, detail=""):
+        print(f"{'PASS' if ok else 'FAIL'}: {name}{' - ' + detail if detail else ''}", flush=True)
+        if not ok:
+            self.failed += 1
+
+
+def hexint(s):
+    return int(s, 16)
+
+
+def assert_results(text, have_cxl, have_daemon, args, c):
+    s = sections(text)
+
+    def sec(name):
+        return s.get(name, (None, ""))
+
+    boot_m = re.search(r"^CXLTEST BOOT kernel=(\S+) uptime=(\S+)", text, re.M)
+    c.check("boot", boot_m is not None, f"kernel {boot_m.group(1)}, /init at {boot_m.group(2)} s" if boot_m else "no /init")
+    c.check("done", re.search(r"^CXLTEST DONE", text, re.M) is not None, "guest reached the end of /init")
+
+    rc, out = sec("modules")
+    c.check("cxl-modules", rc == 0 and "mem0" in out and "nvdimm-bridge0" in out, f"rc={rc}")
+
+    rc, out = sec("lspci")
+    c.check("lspci", rc == 0 and re.search(r"^0c:00\.0 .*\[8086:7075\]", out, re.M) is not None
+            and re.search(r"^00:05\.0 .*\[1234:11e8\]", out, re.M) is not None,
+            "root port 0c:00.0 [8086:7075] and edu 00:05.0 [1234:11e8] listed")
+
+    # (a) discovery through the library. QEMU 7.2 places, from the start of the
+    # component block: the array header at 0x1000, RAS at 0x1080, Link at 0x10d8,
+    # HDM decoder at 0x1110, and no Timeout & Isolation capability.
+    expected_caps = {"ras": 0x1080, "link": 0x10d8, "hdm-decoder": 0x1110}
+    if have_cxl:
+        rc, out = sec("discover")
+        port = re.search(r"^PORT bdf=0000:0c:00\.0 (.*)$", out, re.M)
+        c.check("discover-rootport", rc == 0 and port is not None, "0000:0c:00.0 found via libpci + sysfs")
+        line = port.group(1) if port else ""
+        c.check("discover-bar-mapped", "mapped=yes" in line and "component=bar0+0x0" in line,
+                re.search(r"mapped=\S+ window=\S+ component=\S+", line).group(0)
+                if re.search(r"mapped=\S+ window=\S+ component=\S+", line) else line)
+        caps = {m.group(1): hexint(m.group(2))
+                for m in re.finditer(r"^CAP bdf=0000:0c:00\.0 id=\d+ name=(\S+) version=\d+ offset=0x([0-9a-f]+)",
+                                     out, re.M)}
+        for name, off in expected_caps.items():
+            c.check(f"discover-cap-{name}", caps.get(name) == off,
+                    f"{name} at {hex(caps[name]) if name in caps else 'missing'}, QEMU places it at {hex(off)}")
+        c.check("discover-no-ti", "timeout-isolation" not in caps and "watchable=no" in line
+                and 'description="no Timeout & Isolation capability"' in line,
+                re.search(r'reason=\S+ .*description="[^"]*"', line).group(0)
+                if re.search(r'reason=\S+ .*description="[^"]*"', line) else line)
+    else:
+        c.check("discover", False, "guest-cxl was not built (lib/regwin.c missing?)")
+
+    if have_daemon:
+        rc, out = sec("list-ports")
+        c.check("list-ports", rc == 0 and "0000:0c:00.0" in out and "no Timeout & Isolation capability" in out,
+                f"cxl-isold --list-ports rc={rc}")
+    else:
+        print("NOTE: cxl-isold not built; its --list-ports check did not run")
+
+    # (b) devdax region below the root port, then out of use.
+    rc, out = sec("region")
+    c.check("region-devdax", rc == 0 and "/dev/dax0.0" in out, f"create-region + create-namespace rc={rc}")
+    if have_cxl:
+        rc, out = sec("topology")
+        dax = re.search(r"^DAX port=0000:0c:00\.0 name=dax0\.0 mode=(\S+) region=(\S+) memdev=(\S+)", out, re.M)
+        c.check("topology-dax", rc == 0 and dax is not None and dax.group(1) == "devdax" and dax.group(3) == "mem0",
+                dax.group(0) if dax else f"rc={rc}, no dax0.0 below 0000:0c:00.0")
+        rc, out = sec("dax-disable")
+        c.check("dax-disable", rc == 0, f"daxctl disable-device dax0.0 rc={rc}")
+        rc, out = sec("topology-after")
+        dax = re.search(r"^DAX port=0000:0c:00\.0 name=dax0\.0 mode=(\S+)", out, re.M)
+        c.check("topology-dax-unbound", rc == 0 and dax is not None and dax.group(1) == "unbound",
+                dax.group(0) if dax else f"rc={rc}, dax0.0 not listed")
+
+    # (c), (d) interrupts through the event sources.
+    n = args.irq_count
+    for name, mode in [("vfio-msi", "vfio-msi"), ("vfio-intx", "vfio-intx"), ("uio-intx", "uio")]:
+        rc, out = sec(name)
+        m = re.search(rf"^{mode} (\d+)/(\d+) interrupts.*$", out, re.M)
+        c.check(name, rc == 0 and m is not None and m.group(1) == m.group(2) == str(n),
+                m.group(0) if m else f"rc={rc} {out.strip()[-200:]}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--guest-irq", required=True)
+    ap.add_argument("--guest-cxl")
+    ap.add_argument("--daemon")
+    ap.add_argument("--init", required=True)
+    ap.add_argument("--cache", required=True)
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--qemu", default="qemu-system-x86_64")
+    ap.add_argument("--irq-count", type=int, default=200)
+    ap.add_argument("--timeout", type=int, default=240)
+    args = ap.parse_args()
+
+    ensure_packages()
+    if not shutil.which(args.qemu):
+        skip(f"{args.qemu} not found")
+    qemu_works(args.qemu)
+    t0 = time.monotonic()
+    ktree, kver, vmlinuz = fetch_kernel(os.path.abspath(args.cache))
+    work = os.path.abspath(args.work)
+    os.makedirs(work, exist_ok=True)
+    initrd, have_cxl, have_daemon = build_initramfs(args, ktree, kver, work)
+    log(f"kernel {kver} and initramfs ready in {time.monotonic() - t0:.1f} s")
+
+    rc, elapsed, text = boot(args, vmlinuz, initrd, work)
+    print("----- serial log -----")
+    print(text)
+    print("----- end of serial log -----")
+    log(f"qemu exit={rc} after {elapsed:.1f} s (boot + checks + poweroff)")
+    c = Checker()
+    c.check("qemu-exit", rc == 0, "timed out" if rc is None else f"exit status {rc}")
+    assert_results(text, have_cxl, have_daemon, args, c)
+    print(f"{c.failed} check(s) failed" if c.failed else "all checks passed")
+    return 1 if c.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
