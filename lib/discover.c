@@ -252,10 +252,11 @@ enum port_reason port_reason_from_map_error(int r)
 }
 
 /*
- * Copy the part of the component block the capability array covers: the
- * array header at 0x1000, its headers, and every structure they point to.
- * Only these registers are read, each as an aligned dword, so no register
- * with unknown read side effects elsewhere in the block is touched.
+ * Copy the part of the component block the capability array covers: from the
+ * array header at 0x1000 to the end of the farthest structure its headers
+ * point to, as aligned dwords (partial accesses are not allowed). The CXL.io
+ * range below 0x1000 and the implementation-specific and ARB/MUX ranges
+ * beyond are never read: their read side effects are unknown.
  */
 static int copy_caparray_range(struct regwin *w, size_t win_len, uint8_t **ret_block, size_t *ret_len)
 {
@@ -353,7 +354,8 @@ static void probe_component_block(struct cxl_rootport *p, struct pci_dev *d, con
 
         _cleanup_free_ uint8_t *block = NULL;
         size_t block_len;
-        r = copy_caparray_range(w, (size_t)len, &block, &block_len);
+        /* regwin maps no more than the file holds, which may be less than asked. */
+        r = copy_caparray_range(w, regwin_size(w), &block, &block_len);
         if (r == -ENODEV)
                 return set_reason(p, PORT_DEVICE_GONE, r);
         if (r == -ENOMEM)
