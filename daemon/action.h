@@ -57,6 +57,7 @@ struct action_run {
         bool dry_run;
         uint64_t timeout_usec;
         sd_event_source *timeout_source;
+        sd_event_source *done_source;           /* delivers done from the loop */
         bool cancelled, timed_out, finished;
         struct action_result result;            /* outcome filled by action_run_finish() */
         void *data;                             /* the action's own state */

@@ -59,11 +59,16 @@ struct manager {
         struct record *record;
         size_t n_record_failures;
 
+        /* Every event this daemon handles (detected or resumed from the record); owned here. */
+        size_t n_events;
+        struct isolation_event **events;
+
         struct action_queue queue;
         size_t n_runs;
         struct action_run **runs;       /* running actions, for shutdown */
 
         sd_event_source *poll_timer;
+        uint64_t n_poll_cycles;
         sd_event_source *sigterm_source, *sigint_source, *sighup_source;
         bool watchdog;                  /* WATCHDOG=1 after each poll cycle */
         bool stopping;

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cxl-ras.h"
 #include "discover.h"
 #include "transition.h"
 

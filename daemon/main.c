@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* cxl-isold: watch CXL root ports' Timeout & Isolation registers and act when a CXL.mem link is isolated. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "cleanup.h"
+#include "config.h"
+#include "list-ports.h"
+#include "log.h"
+#include "manager.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
+
+enum mode { MODE_DAEMON, MODE_LIST_PORTS, MODE_CHECK_CONFIG };
+
+static void help(void)
+{
+        printf("Usage: cxl-isold [OPTIONS]\n"
+               "Watch CXL root ports' Timeout & Isolation registers and act on CXL.mem isolation.\n\n"
+               "  -h --help                  Show this help\n"
+               "     --version               Show the version\n"
+               "     --list-ports            Report discovered CXL root ports and exit\n"
+               "     --json                  With --list-ports: JSON output\n"
+               "     --check-config          Validate the configuration and exit (1 if it has problems)\n"
+               "     --config FILE           Main configuration file\n"
+               "     --config-dir DIR        Policy drop-in directory\n"
+               "     --state-dir DIR         Where events.jsonl is kept\n"
+               "     --poll-interval TIME    Status poll interval (e.g. 100ms)\n"
+               "     --dry-run               Detect, record and log, but run no action that changes anything\n"
+               "     --log-target TARGET     auto, journal or console\n"
+               "     --log-level LEVEL       0-7 or debug/info/notice/warning/err\n");
+}
+
+static int parse_log_level(const char *s)
+{
+        static const char *const names[] = { "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug" };
+        char *end;
+        long v = strtol(s, &end, 10);
+
+        if (*s && *end == '\0' && v >= 0 && v <= 7)
+                return (int)v;
+        for (int i = 0; i < 8; i++)
+                if (strcmp(names[i], s) == 0)
+                        return i;
+        return -EINVAL;
+}
+
+int main(int argc, char *argv[])
+{
+        enum { ARG_VERSION = 0x100, ARG_LIST_PORTS, ARG_JSON, ARG_CHECK_CONFIG, ARG_CONFIG, ARG_CONFIG_DIR,
+               ARG_STATE_DIR, ARG_POLL_INTERVAL, ARG_DRY_RUN, ARG_LOG_TARGET, ARG_LOG_LEVEL };
+        static const struct option options[] = {
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                { "list-ports", no_argument, NULL, ARG_LIST_PORTS },
+                { "json", no_argument, NULL, ARG_JSON },
+                { "check-config", no_argument, NULL, ARG_CHECK_CONFIG },
+                { "config", required_argument, NULL, ARG_CONFIG },
+                { "config-dir", required_argument, NULL, ARG_CONFIG_DIR },
+                { "state-dir", required_argument, NULL, ARG_STATE_DIR },
+                { "poll-interval", required_argument, NULL, ARG_POLL_INTERVAL },
+                { "dry-run", no_argument, NULL, ARG_DRY_RUN },
+                { "log-target", required_argument, NULL, ARG_LOG_TARGET },
+                { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                {}
+        };
+        _cleanup_(manager_freep) struct manager *m = NULL;
+        struct manager_options opts = {};
+        enum log_target target = LOG_TARGET_AUTO;
+        enum mode mode = MODE_DAEMON;
+        bool json = false;
+        sigset_t mask;
+        int c, k;
+
+        while ((c = getopt_long(argc, argv, "h", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return EXIT_SUCCESS;
+                case ARG_VERSION:
+                        printf("cxl-isold %s\n", CXL_ISOLD_VERSION);
+                        return EXIT_SUCCESS;
+                case ARG_LIST_PORTS:
+                        mode = MODE_LIST_PORTS;
+                        break;
+                case ARG_JSON:
+                        json = true;
+                        break;
+                case ARG_CHECK_CONFIG:
+                        mode = MODE_CHECK_CONFIG;
+                        break;
+                case ARG_CONFIG:
+                        opts.config_paths.main_file = optarg;
+                        break;
+                case ARG_CONFIG_DIR:
+                        opts.config_paths.dropin_dir = optarg;
+                        break;
+                case ARG_STATE_DIR:
+                        opts.state_dir = optarg;
+                        break;
+                case ARG_POLL_INTERVAL: {
+                        usec_t u;
+                        if (config_parse_duration(optarg, &u) < 0 || u == 0) {
+                                fprintf(stderr, "Invalid --poll-interval: %s (use e.g. 100ms, 1s)\n", optarg);
+                                return EXIT_FAILURE;
+                        }
+                        opts.poll_interval_usec = u;
+                        break;
+                }
+                case ARG_DRY_RUN:
+                        opts.dry_run = true;
+                        break;
+                case ARG_LOG_TARGET:
+                        target = log_target_from_string(optarg);
+                        if (target < 0) {
+                                fprintf(stderr, "Invalid --log-target: %s (auto, journal or console)\n", optarg);
+                                return EXIT_FAILURE;
+                        }
+                        break;
+                case ARG_LOG_LEVEL:
+                        k = parse_log_level(optarg);
+                        if (k < 0) {
+                                fprintf(stderr, "Invalid --log-level: %s\n", optarg);
+                                return EXIT_FAILURE;
+                        }
+                        log_set_max_level(k);
+                        break;
+                default:
+                        return EXIT_FAILURE;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "Unexpected argument: %s (see --help)\n", argv[optind]);
+                return EXIT_FAILURE;
+        }
+
+        if (mode == MODE_LIST_PORTS) {
+                k = list_ports(stdout, json);
+                if (k < 0) {
+                        fprintf(stderr, "Discovery failed: %s\n", strerror(-k));
+                        return EXIT_FAILURE;
+                }
+                return EXIT_SUCCESS;
+        }
+        if (mode == MODE_CHECK_CONFIG) {
+                struct config_diags diags = {};
+                struct config *cfg = NULL;
+
+                k = config_load(&opts.config_paths, &cfg, &diags);
+                config_diags_print(stdout, &diags);
+                bool bad = k < 0 || diags.n > 0;
+                if (!bad)
+                        printf("Configuration OK: %zu file(s), %zu polic%s\n", cfg->n_files, cfg->n_policies,
+                               cfg->n_policies == 1 ? "y" : "ies");
+                config_diags_done(&diags);
+                config_free(cfg);
+                return bad ? EXIT_FAILURE : EXIT_SUCCESS;
+        }
+
+        log_set_target(target);
+
+        /* sd-event takes these as signalfd/child sources; they must not be delivered the classic way. */
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0) {
+                log_error_errno(errno, "Cannot block signals: %m");
+                return EXIT_FAILURE;
+        }
+        /* A reader of an action's output pipe going away must not kill the daemon. */
+        signal(SIGPIPE, SIG_IGN);
+
+        k = manager_new(&opts, &m);
+        if (k < 0) {
+                log_error_errno(k, "Cannot set up the event loop: %m");
+                return EXIT_FAILURE;
+        }
+        k = manager_startup(m);
+        if (k < 0) {
+                (void)sd_notifyf(false, "STATUS=Failed to start: %s\nERRNO=%d", strerror(-k), -k);
+                return EXIT_FAILURE;
+        }
+        k = manager_run(m);
+        if (k < 0) {
+                log_error_errno(k, "Event loop failed: %m");
+                return EXIT_FAILURE;
+        }
+        log_info("Stopped");
+        return EXIT_SUCCESS;
+}
