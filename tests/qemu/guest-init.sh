@@ -90,6 +90,8 @@ bind_vfio() {
         echo "driver=$(basename "$(readlink /sys/bus/pci/devices/$EDU/driver)") group=$group"
 }
 section vfio-bind bind_vfio
+# Negative control first: without Bus Master Enable the MSI must not arrive.
+section vfio-msi-nobm guest-irq vfio-msi-nobm "$EDU" 5 0
 section vfio-msi guest-irq vfio-msi "$EDU" "$IRQ_COUNT" 0
 section vfio-intx guest-irq vfio-intx "$EDU" "$IRQ_COUNT" 0
 

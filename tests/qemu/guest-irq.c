@@ -4,10 +4,12 @@
  * raise an interrupt N times (register 0x60) and count how often the source's
  * fd woke an sd-event loop, as the daemon would use it.
  *
- *   guest-irq vfio-msi|vfio-intx|uio <bdf> <count> [vector]
+ *   guest-irq vfio-msi|vfio-intx|vfio-msi-nobm|uio <bdf> <count> [vector]
  *
  * Prints one line "<mode> <received>/<count> ..." and exits 0 only if every
- * interrupt arrived, each exactly once.
+ * interrupt arrived, each exactly once. vfio-msi-nobm is the negative
+ * control: MSI with Bus Master Enable cleared must deliver nothing, which
+ * shows the count comes from the device and not from the loop.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -28,7 +30,7 @@
 #define EDU_IRQ_ACK     0x64
 #define EDU_BAR         0
 
-enum mode { MODE_VFIO_MSI, MODE_VFIO_INTX, MODE_UIO };
+enum mode { MODE_VFIO_MSI, MODE_VFIO_INTX, MODE_VFIO_MSI_NOBM, MODE_UIO };
 
 struct ctx {
         enum mode mode;
@@ -117,6 +119,7 @@ int main(int argc, char **argv)
         sd_event *e = NULL;
         sd_event_source *es = NULL;
         unsigned count, vector = 0, received = 0, extra = 0;
+        uint64_t wait_usec;
         const char *bdf;
         uint32_t id;
         int fd = -1, r;
@@ -129,6 +132,8 @@ int main(int argc, char **argv)
                 c.mode = MODE_VFIO_MSI;
         else if (!strcmp(argv[1], "vfio-intx"))
                 c.mode = MODE_VFIO_INTX;
+        else if (!strcmp(argv[1], "vfio-msi-nobm"))
+                c.mode = MODE_VFIO_MSI_NOBM;
         else if (!strcmp(argv[1], "uio"))
                 c.mode = MODE_UIO;
         else {
@@ -173,7 +178,21 @@ int main(int argc, char **argv)
                 return 1;
         }
 
-        if (c.vfio) {
+        if (c.mode == MODE_VFIO_MSI_NOBM) {
+                uint16_t cmd;
+                r = vfio_source_config_read(c.vfio, 0x04, &cmd, sizeof(cmd));
+                if (r >= 0) {
+                        cmd &= (uint16_t)~0x4;  /* PCI_COMMAND_MASTER */
+                        r = vfio_source_config_write(c.vfio, 0x04, &cmd, sizeof(cmd));
+                }
+                if (r >= 0)
+                        r = vfio_source_arm(c.vfio, VFIO_SOURCE_MSI, vector);
+                if (r < 0) {
+                        printf("%s arm vector %u: %s\n", argv[1], vector, strerror(-r));
+                        return 1;
+                }
+                fd = vfio_source_eventfd(c.vfio);
+        } else if (c.vfio) {
                 r = vfio_source_enable_bus_master(c.vfio);
                 if (r >= 0)
                         r = vfio_source_arm(c.vfio, c.mode == MODE_VFIO_MSI ? VFIO_SOURCE_MSI : VFIO_SOURCE_INTX, vector);
@@ -208,9 +227,10 @@ int main(int argc, char **argv)
                         c.error = r;
                         break;
                 }
-                /* Wait up to 1 s for this interrupt. */
+                /* Wait up to 1 s for this interrupt; the negative control needs less to see nothing. */
+                wait_usec = c.mode == MODE_VFIO_MSI_NOBM ? 100000 : 1000000;
                 while (c.woken == before && !c.error) {
-                        r = sd_event_run(e, 1000000);
+                        r = sd_event_run(e, wait_usec);
                         if (r <= 0)
                                 break;
                 }
@@ -241,5 +261,7 @@ int main(int argc, char **argv)
                         return 1;
                 }
         }
+        if (c.mode == MODE_VFIO_MSI_NOBM)
+                return received == 0 && c.events == 0 && !c.error ? 0 : 1;
         return received == count && extra == 0 && c.events == count && !c.error ? 0 : 1;
 }

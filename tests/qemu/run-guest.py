@@ -336,6 +336,10 @@ def assert_results(text, have_cxl, have_daemon, args, c):
 
     # (c), (d) interrupts through the event sources.
     n = args.irq_count
+    rc, out = sec("vfio-msi-nobm")
+    m = re.search(r"^vfio-msi-nobm (\d+)/(\d+) interrupts.*$", out, re.M)
+    c.check("vfio-msi-no-bus-master", rc == 0 and m is not None and m.group(1) == "0" and m.group(2) == "5",
+            (m.group(0) + " (negative control: none expected)") if m else f"rc={rc} {out.strip()[-200:]}")
     for name, mode in [("vfio-msi", "vfio-msi"), ("vfio-intx", "vfio-intx"), ("uio-intx", "uio")]:
         rc, out = sec(name)
         m = re.search(rf"^{mode} (\d+)/(\d+) interrupts.*$", out, re.M)
