@@ -532,12 +532,15 @@ static void port_log_watchability(const struct port *p)
                 log_struct_fields(LOG_INFO, 0, MESSAGE_ID_PORT_WATCHABLE, fields, ELEMENTSOF(fields),
                                   "%s (host bridge %s): watchable, CXL.mem isolation %s",
                                   p->rp.bdf, p->rp.host_bridge, p->armed ? "enabled" : "not enabled");
-        else
+        else {
+                /* The errno adds to reasons that came from a syscall; for the others it is the reason again. */
+                bool show = p->rp.error != 0 && p->rp.error != -ENOENT && p->rp.error != -EBADMSG;
                 log_struct_fields(LOG_WARNING, p->rp.error, MESSAGE_ID_PORT_NOT_WATCHABLE, fields, ELEMENTSOF(fields),
                                   "%s (host bridge %s): not watchable: %s (%s)%s%s",
                                   p->rp.bdf, p->rp.host_bridge, port_reason_description(p->rp.reason),
-                                  port_reason_hint(p->rp.reason), p->rp.error ? ": " : "",
-                                  p->rp.error ? strerror(abs(p->rp.error)) : "");
+                                  port_reason_hint(p->rp.reason), show ? ": " : "",
+                                  show ? strerror(abs(p->rp.error)) : "");
+        }
 }
 
 static void manager_on_transition(struct manager *m, struct port *p, enum status_transition t)
