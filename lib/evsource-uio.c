@@ -14,6 +14,7 @@
 
 #include "cleanup.h"
 #include "evsource-uio.h"
+#include "regwin.h"
 
 #define N_BARS 6
 #define MAX_UIO_MAPS 5          /* the kernel's MAX_UIO_MAPS */
@@ -217,46 +218,85 @@ static int find_uio_map(const struct uio_source *s, uint64_t start, uint64_t len
         return -ENOENT;
 }
 
-int uio_source_map_bar(struct uio_source *s, unsigned bar, volatile void **ret_map, size_t *ret_len)
+/*
+ * A fresh mapping of a BAR and the fd behind it (a duplicate of /dev/uioN, or
+ * the opened resourceN), for the source's own accessors or a register window.
+ */
+static int map_bar_fresh(struct uio_source *s, unsigned bar, struct uio_bar *ret, int *ret_fd)
 {
-        struct uio_bar *b;
+        _cleanup_close_ int fd = -1;
         uint64_t start = 0, len = 0;
         size_t offs = 0, size = 0;
         long page = sysconf(_SC_PAGESIZE);
+        void *p;
         int m, r;
+
+        r = bar_resource(s->bdf, bar, &start, &len);
+        if (r < 0)
+                return r;
+        m = find_uio_map(s, start, len, &offs, &size);
+        if (m >= 0) {
+                fd = fcntl(s->dev_fd, F_DUPFD_CLOEXEC, 3);
+                if (fd < 0)
+                        return -errno;
+                p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)m * page);
+                if (p == MAP_FAILED)
+                        return -errno;
+                *ret = (struct uio_bar) { .map = p, .map_len = size, .offs = offs, .len = len, .via_uio = true };
+        } else if (m == -ENOENT) {
+                char path[PATH_MAX];
+
+                (void)snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%u", s->bdf, bar);
+                fd = open(path, O_RDWR | O_CLOEXEC);
+                if (fd < 0)
+                        return -errno;
+                p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+                if (p == MAP_FAILED)
+                        return -errno;
+                *ret = (struct uio_bar) { .map = p, .map_len = len, .offs = 0, .len = len, .via_uio = false };
+        } else
+                return m;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+int uio_source_map_bar(struct uio_source *s, unsigned bar, volatile void **ret_map, size_t *ret_len)
+{
+        struct uio_bar *b;
+        int fd, r;
 
         if (bar >= N_BARS)
                 return -ENXIO;
         b = &s->bars[bar];
         if (!b->map) {
-                r = bar_resource(s->bdf, bar, &start, &len);
+                r = map_bar_fresh(s, bar, b, &fd);
                 if (r < 0)
                         return r;
-                m = find_uio_map(s, start, len, &offs, &size);
-                if (m >= 0) {
-                        void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, s->dev_fd, (off_t)m * page);
-                        if (p == MAP_FAILED)
-                                return -errno;
-                        *b = (struct uio_bar) { .map = p, .map_len = size, .offs = offs, .len = len, .via_uio = true };
-                } else if (m == -ENOENT) {
-                        char path[PATH_MAX];
-                        _cleanup_close_ int fd = -1;
-                        void *p;
-
-                        (void)snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource%u", s->bdf, bar);
-                        fd = open(path, O_RDWR | O_CLOEXEC);
-                        if (fd < 0)
-                                return -errno;
-                        p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-                        if (p == MAP_FAILED)
-                                return -errno;
-                        *b = (struct uio_bar) { .map = p, .map_len = len, .offs = 0, .len = len, .via_uio = false };
-                } else
-                        return m;
+                /* The mapping stays valid without the fd. */
+                (void)close(fd);
         }
         *ret_map = (volatile uint8_t *)b->map + b->offs;
         *ret_len = b->len;
         return 0;
+}
+
+int uio_source_bar_regwin(struct uio_source *s, unsigned bar, struct regwin **ret)
+{
+        struct uio_bar b;
+        int fd, r;
+
+        if (bar >= N_BARS)
+                return -ENXIO;
+        r = map_bar_fresh(s, bar, &b, &fd);
+        if (r < 0)
+                return r;
+        /* A BAR is a whole number of dwords; the window covers it, not the page rounding. */
+        r = regwin_new_mmio(b.map, b.map_len, b.offs, b.len, fd, ret);
+        if (r < 0) {
+                (void)munmap(b.map, b.map_len);
+                (void)close(fd);
+        }
+        return r;
 }
 
 int uio_source_bar_via_uio(const struct uio_source *s, unsigned bar)

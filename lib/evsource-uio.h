@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 struct uio_source;
+struct regwin;
 
 /* -ENOENT the function has no uio child (not bound to a UIO driver). */
 int uio_source_open(const char *bdf, struct uio_source **ret);
@@ -38,5 +39,7 @@ int uio_source_unmask(struct uio_source *s);
 int uio_source_map_bar(struct uio_source *s, unsigned bar, volatile void **ret_map, size_t *ret_len);
 int uio_source_bar_read32(struct uio_source *s, unsigned bar, uint64_t offset, uint32_t *ret);
 int uio_source_bar_write32(struct uio_source *s, unsigned bar, uint64_t offset, uint32_t value);
+/* The BAR as a register window (regwin.h) on a mapping and fd of its own, same choice of map. */
+int uio_source_bar_regwin(struct uio_source *s, unsigned bar, struct regwin **ret);
 /* 1 if bar was mapped through a UIO map, 0 through resourceN, -ENXIO if not mapped yet. */
 int uio_source_bar_via_uio(const struct uio_source *s, unsigned bar);

@@ -15,6 +15,7 @@
 
 #include "cleanup.h"
 #include "evsource-vfio.h"
+#include "regwin.h"
 
 #define N_BARS 6
 
@@ -245,6 +246,35 @@ int vfio_source_bar_is_mapped(struct vfio_source *s, unsigned bar)
         if (bar >= N_BARS || !s->bars[bar].present)
                 return -ENXIO;
         return !!s->bars[bar].map;
+}
+
+int vfio_source_bar_regwin(struct vfio_source *s, unsigned bar, struct regwin **ret)
+{
+        _cleanup_close_ int fd = -1;
+        struct vfio_bar *b;
+        void *map;
+        int r;
+
+        if (bar >= N_BARS || !s->bars[bar].present)
+                return -ENXIO;
+        b = &s->bars[bar];
+        if (!(b->flags & VFIO_REGION_INFO_FLAG_MMAP) ||
+            (b->flags & (VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE)) !=
+            (VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE))
+                return -EOPNOTSUPP;
+        fd = fcntl(s->device_fd, F_DUPFD_CLOEXEC, 3);
+        if (fd < 0)
+                return -errno;
+        map = mmap(NULL, b->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)b->offset);
+        if (map == MAP_FAILED)
+                return -errno;
+        r = regwin_new_mmio(map, b->size, 0, b->size, fd, ret);
+        if (r < 0) {
+                (void)munmap(map, b->size);
+                return r;
+        }
+        (void)TAKE_FD(fd);
+        return 0;
 }
 
 int vfio_source_bar_read32(struct vfio_source *s, unsigned bar, uint64_t offset, uint32_t *ret)

@@ -44,6 +44,12 @@ int vfio_source_bar_read32(struct vfio_source *s, unsigned bar, uint64_t offset,
 int vfio_source_bar_write32(struct vfio_source *s, unsigned bar, uint64_t offset, uint32_t value);
 /* 1 if the BAR is accessed through a mapping, 0 through pread/pwrite. */
 int vfio_source_bar_is_mapped(struct vfio_source *s, unsigned bar);
+/*
+ * The whole BAR as a register window (regwin.h), from a mapping of its own on
+ * a duplicate of the device fd: the window may outlive the source, and keeps
+ * the VFIO device open while it lives. -EOPNOTSUPP the region cannot be mmapped.
+ */
+int vfio_source_bar_regwin(struct vfio_source *s, unsigned bar, struct regwin **ret);
 
 /*
  * Arm one vector (for MSI/MSI-X: vector N = the interrupt message number,

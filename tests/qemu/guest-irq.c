@@ -22,6 +22,7 @@
 #include "cleanup.h"
 #include "evsource-uio.h"
 #include "evsource-vfio.h"
+#include "regwin.h"
 
 #define EDU_ID          0x00
 #define EDU_ID_VALUE    0x010000ed      /* version 1.0, 0xed */
@@ -36,6 +37,7 @@ struct ctx {
         enum mode mode;
         struct vfio_source *vfio;
         struct uio_source *uio;
+        struct regwin *win;     /* BAR0 as a register window, used once set */
         unsigned woken;         /* handler runs for the current raise */
         uint64_t events;        /* total reported by the source */
         int error;
@@ -44,11 +46,15 @@ struct ctx {
 
 static int bar_read(struct ctx *c, uint64_t off, uint32_t *v)
 {
+        if (c->win)
+                return regwin_read32(c->win, (uint32_t)off, v);
         return c->vfio ? vfio_source_bar_read32(c->vfio, EDU_BAR, off, v) : uio_source_bar_read32(c->uio, EDU_BAR, off, v);
 }
 
 static int bar_write(struct ctx *c, uint64_t off, uint32_t v)
 {
+        if (c->win)
+                return regwin_write32(c->win, (uint32_t)off, v);
         return c->vfio ? vfio_source_bar_write32(c->vfio, EDU_BAR, off, v) : uio_source_bar_write32(c->uio, EDU_BAR, off, v);
 }
 
@@ -108,6 +114,7 @@ static int cmp_u64(const void *a, const void *b)
 
 static void ctx_done(struct ctx *c)
 {
+        regwin_free(c->win);
         vfio_source_free(c->vfio);
         uio_source_free(c->uio);
 }
@@ -167,9 +174,19 @@ int main(int argc, char **argv)
                 }
         }
 
+        /* The source's own BAR access first, then the register window the daemon would use. */
         r = bar_read(&c, EDU_ID, &id);
         if (r < 0 || id != EDU_ID_VALUE) {
                 printf("%s BAR0 id register: %s 0x%08x\n", argv[1], r < 0 ? strerror(-r) : "unexpected", id);
+                return 1;
+        }
+        r = c.vfio ? vfio_source_bar_regwin(c.vfio, EDU_BAR, &c.win) : uio_source_bar_regwin(c.uio, EDU_BAR, &c.win);
+        if (r >= 0) {
+                id = 0;
+                r = bar_read(&c, EDU_ID, &id);
+        }
+        if (r < 0 || id != EDU_ID_VALUE) {
+                printf("%s BAR0 register window: %s 0x%08x\n", argv[1], r < 0 ? strerror(-r) : "unexpected id", id);
                 return 1;
         }
         r = edu_ack_all(&c);
@@ -245,11 +262,12 @@ int main(int argc, char **argv)
                 extra++;
 
         qsort(lat, received, sizeof(*lat), cmp_u64);
-        printf("%s %u/%u interrupts (events=%llu extra=%u) median-latency-us=%.1f bar0=%s%s%s\n",
+        printf("%s %u/%u interrupts (events=%llu extra=%u) median-latency-us=%.1f bar0=%s regwin=%zu%s%s\n",
                argv[1], received, count, (unsigned long long)c.events, extra,
                received ? lat[received / 2] / 1000.0 : 0.0,
                c.vfio ? (vfio_source_bar_is_mapped(c.vfio, EDU_BAR) > 0 ? "mmap" : "pread") :
                         (uio_source_bar_via_uio(c.uio, EDU_BAR) > 0 ? "uio-map" : "resource0"),
+               regwin_size(c.win),
                c.error ? " error=" : "", c.error ? strerror(-c.error) : "");
 
         sd_event_source_unref(es);
