@@ -25,6 +25,7 @@
 #include "arming-gate.h"
 #include "cleanup.h"
 #include "cxl-regs.h"
+#include "sim-host.h"
 #include "topology.h"
 
 #define RP0     "devices/pci0000:0c/0000:0c:00.0"
@@ -408,6 +409,133 @@ static void test_missing_port_and_empty_buses(void **state)
         assert_int_equal(t.n_dax, 0);
 }
 
+/* --- the simulated host of tests/sim: the layout the daemon's integration tests run against --- */
+
+static void sim_testbed_new(unsigned n_ports)
+{
+        struct sim_host_spec spec;
+
+        testbed_remove();
+        snprintf(root, sizeof(root), "%s/test-topology.XXXXXX", getenv("TMPDIR") ?: "/tmp");
+        assert_non_null(mkdtemp(root));
+        snprintf(sysdir, sizeof(sysdir), "%s/sys", root);
+        sim_host_spec_default(n_ports, &spec);
+        assert_int_equal(sim_host_create(root, &spec), 0);
+        assert_int_equal(setenv("UMOCKDEV_DIR", root, 1), 0);
+}
+
+static void read_sim_port(unsigned index, struct port_topology *ret)
+{
+        struct sim_port_layout l;
+
+        sim_port_layout(index, &l);
+        assert_int_equal(port_topology_read(l.sysfs, ret), 0);
+}
+
+static void test_sim_host_modes(void **state)
+{
+        struct port_topology t = {};
+        struct sim_port_layout l;
+        struct arming_decision d;
+        struct cxl_ti_capability cap;
+
+        cxl_ti_capability_decode(CXL_TI_CAP_MEM_ISOLATION, &cap);
+        sim_testbed_new(4);
+
+        /* Port 0: devdax, no blocks. Arms. */
+        sim_port_layout(0, &l);
+        read_sim_port(0, &t);
+        assert_int_equal(t.n_memdevs, 1);
+        assert_string_equal(t.memdevs[0], l.memdev);
+        assert_int_equal(t.n_regions, 1);
+        assert_string_equal(t.regions[0], l.region);
+        assert_true(port_region_is_active(&t.region_info[0]));
+        assert_int_equal(t.n_dax, 1);
+        assert_string_equal(t.dax[0].name, l.dax);
+        assert_string_equal(t.dax[0].region, l.region);
+        assert_string_equal(t.dax[0].memdev, l.memdev);
+        assert_int_equal(t.dax[0].mode, DAX_MODE_DEVDAX);
+        assert_int_equal(t.dax[0].start, l.hpa_base);
+        assert_int_equal(t.dax[0].size, SIM_REGION_SIZE);
+        assert_int_equal(t.dax[0].target_node, (int)l.node);
+        assert_int_equal(t.dax[0].memmap_on_memory, 0);
+        assert_int_equal(t.dax[0].n_blocks, 0);
+        assert_int_equal(arming_gate_decide(&cap, GATE_ARM_AUTO, &t, &d), 0);
+        assert_true(d.arm);
+        port_topology_done(&t);
+
+        /* Port 1: system-ram, all four blocks online. Refused. */
+        sim_port_layout(1, &l);
+        read_sim_port(1, &t);
+        assert_int_equal(t.n_dax, 1);
+        assert_int_equal(t.dax[0].mode, DAX_MODE_SYSTEM_RAM);
+        assert_int_equal(t.dax[0].n_blocks, SIM_REGION_SIZE / SIM_BLOCK_SIZE);
+        for (size_t b = 0; b < t.dax[0].n_blocks; b++) {
+                assert_int_equal(t.dax[0].blocks[b].index, l.hpa_base / SIM_BLOCK_SIZE + b);
+                assert_true(t.dax[0].blocks[b].online);
+        }
+        assert_int_equal(arming_gate_decide(&cap, GATE_ARM_AUTO, &t, &d), 0);
+        assert_false(d.arm);
+        assert_int_equal(d.reason, GATE_DAX_SYSTEM_RAM);
+        port_topology_done(&t);
+
+        /* Port 3: a memdev and nothing else. Arms: nothing to protect. */
+        sim_port_layout(3, &l);
+        read_sim_port(3, &t);
+        assert_int_equal(t.n_memdevs, 1);
+        assert_string_equal(t.memdevs[0], l.memdev);
+        assert_int_equal(t.n_regions, 0);
+        assert_int_equal(t.n_dax, 0);
+        assert_int_equal(arming_gate_decide(&cap, GATE_ARM_AUTO, &t, &d), 0);
+        assert_true(d.arm);
+        port_topology_done(&t);
+}
+
+static void test_sim_mode_changes(void **state)
+{
+        struct port_topology t = {};
+        struct sim_port_layout l;
+        struct sim_dax_change c;
+        struct arming_decision d;
+        struct cxl_ti_capability cap;
+        char sysfs[128];
+
+        cxl_ti_capability_decode(CXL_TI_CAP_MEM_ISOLATION, &cap);
+        sim_testbed_new(2);
+        sim_port_layout(1, &l);
+
+        /* daxctl offline-memory, one block at a time: still refused until the last one. */
+        uint64_t first = l.hpa_base / SIM_BLOCK_SIZE;
+        for (uint64_t b = 0; b < SIM_REGION_SIZE / SIM_BLOCK_SIZE; b++)
+                assert_int_equal(sim_memblock_set_state(root, first + b, false, sysfs), 0);
+        read_sim_port(1, &t);
+        assert_int_equal(t.dax[0].mode, DAX_MODE_SYSTEM_RAM);
+        for (size_t b = 0; b < t.dax[0].n_blocks; b++)
+                assert_false(t.dax[0].blocks[b].online);
+        assert_int_equal(arming_gate_decide(&cap, GATE_ARM_AUTO, &t, &d), 0);
+        assert_int_equal(d.reason, GATE_DAX_SYSTEM_RAM);
+        port_topology_done(&t);
+
+        /* reconfigure-device -m devdax: blocks removed, device_dax bound. Arms. */
+        assert_int_equal(sim_dax_set_mode(root, l.dax, SIM_MEM_DEVDAX, &c), 0);
+        read_sim_port(1, &t);
+        assert_int_equal(t.dax[0].mode, DAX_MODE_DEVDAX);
+        assert_int_equal(t.dax[0].n_blocks, 0);
+        assert_int_equal(arming_gate_decide(&cap, GATE_ARM_AUTO, &t, &d), 0);
+        assert_true(d.arm);
+        port_topology_done(&t);
+
+        /* While armed, port 0's device goes to system-ram: unsafe, named. */
+        sim_port_layout(0, &l);
+        assert_int_equal(sim_dax_set_mode(root, l.dax, SIM_MEM_SYSTEM_RAM, &c), 0);
+        read_sim_port(0, &t);
+        assert_int_equal(arming_gate_check_armed(&t, &d), 0);
+        assert_false(d.arm);
+        assert_int_equal(d.reason, GATE_DAX_SYSTEM_RAM);
+        assert_non_null(strstr(d.detail, l.dax));
+        port_topology_done(&t);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -416,6 +544,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_no_region_fallback_to_decoder, setup_testbed, teardown_testbed),
                 cmocka_unit_test_setup_teardown(test_gate_over_topology, setup_testbed, teardown_testbed),
                 cmocka_unit_test_setup_teardown(test_missing_port_and_empty_buses, setup_testbed, teardown_testbed),
+                cmocka_unit_test_teardown(test_sim_host_modes, teardown_testbed),
+                cmocka_unit_test_teardown(test_sim_mode_changes, teardown_testbed),
         };
 
         /* umockdev_in_mock_environment() only turns true once a testbed exists; ask for the preload itself. */
