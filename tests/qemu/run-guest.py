@@ -9,6 +9,7 @@ package cannot be downloaded or QEMU cannot run), with a one-line reason.
 The whole serial log is printed, so it ends up in the meson test log."""
 
 import argparse
+import fcntl
 import glob
 import os
 import re
@@ -80,6 +81,13 @@ def unsigned_package_name():
 def fetch_kernel(cache):
     """Unpacked kernel tree in the cache: (root, kver, vmlinuz). Downloads once."""
     os.makedirs(cache, exist_ok=True)
+    # Several build directories share the cache and may run this tier at once.
+    with open(os.path.join(cache, ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return fetch_kernel_locked(cache)
+
+
+def fetch_kernel_locked(cache):
     trees = sorted(glob.glob(os.path.join(cache, "kernel-6.12.*-amd64")))
     if not trees:
         debs = sorted(glob.glob(os.path.join(cache, "linux-image-6.12.*-amd64-unsigned_*.deb")))
