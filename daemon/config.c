@@ -148,9 +148,12 @@ int config_parse_duration(const char *s, usec_t *ret)
                 if (!isdigit((unsigned char)*s))
                         return -EINVAL;
                 for (; isdigit((unsigned char)*s); s++) {
-                        if (n > (UINT64_MAX - 9) / 10)
+                        uint64_t digit = (uint64_t)(*s - '0');
+
+                        /* Exact, so that every value config_format_duration() prints parses back. */
+                        if (n > UINT64_MAX / 10 || (n == UINT64_MAX / 10 && digit > UINT64_MAX % 10))
                                 return -ERANGE;
-                        n = n * 10 + (uint64_t)(*s - '0');
+                        n = n * 10 + digit;
                 }
                 while (isspace((unsigned char)*s))
                         s++;
@@ -1739,7 +1742,8 @@ int config_load(const struct config_paths *paths, struct config **ret, struct co
                 diag_add(&s, 0, "cannot list drop-ins: %s; fix the directory's permissions", strerror(-r));
         }
         if (r >= 0) {
-                qsort(list, n, sizeof(*list), dropin_cmp);
+                if (n > 0)
+                        qsort(list, n, sizeof(*list), dropin_cmp);
                 for (size_t i = 0; i < n && !s.stop; i++)
                         (void)parse_file(&s, list[i].path);     /* vanished since the scan: nothing to read */
         }

@@ -20,7 +20,7 @@
 #include CXL_ISOLD_BUILD_CONFIG_H
 
 #include "cleanup.h"
-#include "config.h"
+#include "../../daemon/config.h"   /* not the generated build config.h of the same name */
 #include "cxl-ti.h"
 
 #define MSEC 1000ULL
@@ -393,6 +393,13 @@ static void test_durations(void **state)
         assert_string_equal(config_format_duration(120 * SEC, buf), "2min");
         assert_string_equal(config_format_duration(3600 * SEC, buf), "1h");
         assert_string_equal(config_format_duration(1001, buf), "1001us");
+        /* The largest value survives a round trip through text. */
+        usec_t max = 0;
+        assert_int_equal(config_parse_duration("18446744073709551610us 5us", &max), 0);
+        assert_int_equal(max, UINT64_MAX);
+        assert_string_equal(config_format_duration(max, buf), "18446744073709551615us");
+        assert_int_equal(config_parse_duration(buf, &max), 0);
+        assert_int_equal(config_parse_duration("18446744073709551616us", &max), -ERANGE);
         /* Bounds of poll-interval are inclusive. */
         config_free(load_ok("[daemon]\npoll-interval=1ms\n"));
         config_free(load_ok("[daemon]\npoll-interval=1h\n"));
