@@ -1159,6 +1159,27 @@ static bool policy_has(const struct config_policy *p, enum action_type a)
         return false;
 }
 
+bool config_policy_has_action(const struct config_policy *p, enum action_type a)
+{
+        return p && policy_has(p, a);
+}
+
+int config_policy_reboot_wait_min(const struct config_policy *p, int minute_of_day)
+{
+        int start, end, len, since;
+
+        if (minute_of_day < 0 || minute_of_day >= 24 * 60)
+                return -EINVAL;
+        if (!p || p->reboot_window_start_min < 0 || p->reboot_window_end_min < 0)
+                return 0;
+        start = p->reboot_window_start_min;
+        end = p->reboot_window_end_min;
+        /* Work in minutes since the window opened, so that a window across midnight needs no special case. */
+        len = (end - start + 24 * 60) % (24 * 60);
+        since = (minute_of_day - start + 24 * 60) % (24 * 60);
+        return since < len ? 0 : 24 * 60 - since;
+}
+
 /* Checks that need the whole section: run when the next header or the end of the file arrives. */
 static void finish_section(struct load_state *s)
 {

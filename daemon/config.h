@@ -153,10 +153,21 @@ const struct config_port *config_port_for(const struct config *c, const char *bd
 /* Policies matching this port and isolation kind, in file order. Returns count written to out (<= max). */
 size_t config_policies_for(const struct config *c, const char *bdf, const char *host_bridge, uint64_t serial,
                            int isolation_kind, const struct config_policy **out, size_t max);
+bool config_policy_has_action(const struct config_policy *p, enum action_type a);
+/*
+ * Minutes from minute_of_day (0..1439, local time) until the policy's
+ * reboot-window= opens; 0 when there is no window or we are inside it. The
+ * window is [start, end) and may wrap past midnight. -EINVAL for a bad minute.
+ */
+int config_policy_reboot_wait_min(const struct config_policy *p, int minute_of_day);
 /* Does one match string ("0000:0c:*", "host-bridge:ACPI0016:00", "serial:1a2b") apply to this port? */
 bool config_match(const char *pattern, const char *bdf, const char *host_bridge, uint64_t serial);
 
 /*
+ * At load, a [port] section with kind= is checked against every policy whose
+ * match-port= can be compared with its match (same form: BDF/glob, host-bridge
+ * or serial). Mixed forms can only be judged once ports are discovered, hence:
+ *
  * A discovered port, for config_check_port_kinds(). kind is what discovery
  * found (PORT_KIND_ANY = unknown); a kind= in the port's [port] section wins.
  */

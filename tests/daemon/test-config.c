@@ -551,6 +551,34 @@ static void test_check_port_kinds(void **state)
         config_free(c);
 }
 
+static void test_reboot_window_wait(void **state)
+{
+        struct config *c = load_ok("[policy \"night\"]\naction=reboot\nreboot-window=22:30-04:00\n"
+                                   "[policy \"day\"]\naction=reboot\nreboot-window=02:00-04:00\n"
+                                   "[policy \"any\"]\naction=log evidence\n");
+        const struct config_policy *night = &c->policies[0], *day = &c->policies[1], *any = &c->policies[2];
+
+        /* Across midnight: inside from 22:30 up to (not including) 04:00. */
+        assert_int_equal(config_policy_reboot_wait_min(night, 22 * 60 + 30), 0);
+        assert_int_equal(config_policy_reboot_wait_min(night, 0), 0);
+        assert_int_equal(config_policy_reboot_wait_min(night, 3 * 60 + 59), 0);
+        assert_int_equal(config_policy_reboot_wait_min(night, 4 * 60), 18 * 60 + 30);
+        assert_int_equal(config_policy_reboot_wait_min(night, 22 * 60 + 29), 1);
+        /* Same day. */
+        assert_int_equal(config_policy_reboot_wait_min(day, 1 * 60), 60);
+        assert_int_equal(config_policy_reboot_wait_min(day, 3 * 60), 0);
+        assert_int_equal(config_policy_reboot_wait_min(day, 4 * 60), 22 * 60);
+        /* No window: reboot whenever. */
+        assert_int_equal(config_policy_reboot_wait_min(any, 12 * 60), 0);
+        assert_int_equal(config_policy_reboot_wait_min(any, 24 * 60), -EINVAL);
+        assert_int_equal(config_policy_reboot_wait_min(day, -1), -EINVAL);
+
+        assert_true(config_policy_has_action(night, ACTION_REBOOT));
+        assert_false(config_policy_has_action(any, ACTION_REBOOT));
+        assert_true(config_policy_has_action(any, ACTION_EVIDENCE));
+        config_free(c);
+}
+
 /* ---- matching ---- */
 
 static void test_port_matching(void **state)
@@ -931,6 +959,7 @@ int main(void)
                 cmocka_unit_test(test_exec_checks),
                 cmocka_unit_test(test_kind_conflicts_at_load),
                 cmocka_unit_test(test_check_port_kinds),
+                cmocka_unit_test(test_reboot_window_wait),
                 cmocka_unit_test(test_port_matching),
                 cmocka_unit_test(test_policy_matching),
                 cmocka_unit_test(test_dropin_order_and_masking),
