@@ -5,7 +5,8 @@
  * range (revoke_iomem), the device is removed, or (in the simulator) the
  * backing file is truncated. A daemon watching a failing device must survive
  * that, so every load and store runs under a SIGBUS guard: a process-wide
- * handler, installed once, jumps back to the access that faulted, which then
+ * handler, installed once (re-installed at the next open if someone replaced
+ * it), jumps back to the access that faulted, which then
  * reports -ENODEV. Faults outside a guarded access are not ours: the handler
  * restores the previous disposition and lets the fault happen again.
  */
@@ -43,9 +44,8 @@ struct regwin {
 
 /* --- SIGBUS guard --- */
 
-static pthread_once_t sigbus_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t sigbus_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sigaction sigbus_previous;
-static int sigbus_install_error;
 /* Armed only for the duration of one access, in the thread doing it. */
 static _Thread_local sigjmp_buf *volatile sigbus_jump;
 static _Thread_local volatile sig_atomic_t sigbus_armed;
@@ -62,22 +62,26 @@ static void sigbus_handler(int sig, siginfo_t *si, void *ucontext)
                 (void)raise(SIGBUS);    /* sent with kill(): re-send it; a real fault recurs on return */
 }
 
-static void sigbus_install(void)
-{
-        struct sigaction sa = { .sa_sigaction = sigbus_handler, .sa_flags = SA_SIGINFO };
-
-        sigemptyset(&sa.sa_mask);
-        if (sigaction(SIGBUS, &sa, &sigbus_previous) < 0)
-                sigbus_install_error = -errno;
-}
-
+/*
+ * Installed when the first window opens, and again at a later open if
+ * someone replaced it meanwhile (a test framework, a library that sets its
+ * own and restores the default): a window must never be opened unguarded.
+ */
 static int sigbus_guard_init(void)
 {
-        int r = pthread_once(&sigbus_once, sigbus_install);
+        struct sigaction sa = { .sa_sigaction = sigbus_handler, .sa_flags = SA_SIGINFO }, cur;
+        int r = 0;
 
-        if (r != 0)
-                return -r;
-        return sigbus_install_error;
+        sigemptyset(&sa.sa_mask);
+        (void)pthread_mutex_lock(&sigbus_lock);
+        if (sigaction(SIGBUS, NULL, &cur) < 0)
+                r = -errno;
+        else if (!(cur.sa_flags & SA_SIGINFO) || cur.sa_sigaction != sigbus_handler) {
+                if (sigaction(SIGBUS, &sa, &sigbus_previous) < 0)
+                        r = -errno;
+        }
+        (void)pthread_mutex_unlock(&sigbus_lock);
+        return r;
 }
 
 enum access_op {

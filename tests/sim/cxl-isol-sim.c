@@ -600,6 +600,14 @@ static int cmd_clear(int argc, char **argv)
         }
         r = cxl_ti_clear_isolation(w, ti, (uint64_t)timeout_ms * 1000, 1000, &after);
         regwin_free(w);
+        if (r == -EALREADY) {
+                fprintf(stderr, "cxl-isol-sim: clear: %s is not isolated\n", bdf);
+                return 3;
+        }
+        if (r == -ETIMEDOUT) {
+                fprintf(stderr, "cxl-isol-sim: clear: RP Busy stayed set for %ld ms, nothing written\n", timeout_ms);
+                return 4;
+        }
         if (r < 0)
                 return fail(r, "clear");
         printf("%s: cleared, status %s\n", bdf, cxl_ti_status_to_string(after, buf, sizeof(buf)));

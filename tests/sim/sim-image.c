@@ -165,8 +165,8 @@ int sim_rootport_config_build(const struct sim_rootport_options *o, uint64_t bar
 
         put_dvsec(cfg, ext, CXL_DVSEC_PORT_EXTENSIONS, 0, 0x28, gpf);
         put_dvsec(cfg, gpf, CXL_DVSEC_PORT_GPF, 0, 0x10, flexbus);
-        put16(cfg, gpf + 0xc, 0x0f06);          /* phase 1 timeout 6 * 10^15 scale, as QEMU */
-        put16(cfg, gpf + 0xe, 0x0f06);
+        put16(cfg, gpf + 0xc, 0x0206);          /* GPF phase 1 timeout: 6 x 100 us */
+        put16(cfg, gpf + 0xe, 0x0206);
         put_dvsec(cfg, flexbus, CXL_DVSEC_FLEXBUS_PORT, 2, 0x20, regloc);
         put16(cfg, flexbus + 0xa, 0x0007);      /* cache, io, mem capable */
         put16(cfg, flexbus + 0xc, 0x0006);      /* io, mem enabled */
