@@ -228,6 +228,7 @@ static uint64_t read_dsn(const uint8_t *cfg, size_t len)
         return ((uint64_t)hi << 32) | lo;
 }
 
+/* error stays 0 for what the hardware simply lacks: no errno would say anything true about it. */
 static void set_reason(struct cxl_rootport *p, enum port_reason r, int error)
 {
         p->reason = r;
@@ -378,14 +379,14 @@ static void probe_component_block(struct cxl_rootport *p, struct pci_dev *d, con
 
         r = cxl_caparray_find(&p->caps, CXL_CM_CAP_TIMEOUT_ISOLATION, &cap);
         if (r < 0)
-                return set_reason(p, PORT_NO_TI_CAPABILITY, r);
+                return set_reason(p, PORT_NO_TI_CAPABILITY, 0);
         p->ti_offset = cap.offset;
 
         uint32_t raw;
         memcpy(&raw, block + cap.offset + CXL_TI_CAPABILITY, sizeof(raw));
         cxl_ti_capability_decode(le32toh(raw), &p->ti_cap);
         if (!p->ti_cap.mem_isolation)
-                return set_reason(p, PORT_NO_MEM_ISOLATION, -EOPNOTSUPP);
+                return set_reason(p, PORT_NO_MEM_ISOLATION, 0);
 
         set_reason(p, PORT_WATCHABLE, 0);
 }
@@ -493,7 +494,7 @@ static int probe_device(struct pci_dev *d, const char *sysfs_root, const struct 
         }
 
         if (!locator) {
-                set_reason(p, PORT_NO_REGISTER_LOCATOR, -ENOENT);
+                set_reason(p, PORT_NO_REGISTER_LOCATOR, 0);
                 return 1;
         }
 
@@ -505,7 +506,7 @@ static int probe_device(struct pci_dev *d, const char *sysfs_root, const struct 
         }
         r = cxl_regloc_find(&loc, CXL_REGBLOCK_COMPONENT, &p->component);
         if (r < 0) {
-                set_reason(p, PORT_NO_COMPONENT_BLOCK, r);
+                set_reason(p, PORT_NO_COMPONENT_BLOCK, 0);
                 return 1;
         }
 

@@ -52,7 +52,8 @@ struct cxl_rootport {
         uint64_t serial;                /* PCIe DSN if present, else 0 */
 
         enum port_reason reason;
-        int error;                      /* negative errno behind the reason, 0 if none */
+        int error;                      /* negative errno behind the reason; 0 if none, and for what the
+                                           hardware lacks (no locator, block, T&I, mem isolation) */
 
         struct cxl_dvsec_list dvsecs;
         struct cxl_regblock component;  /* valid when reason > PORT_NO_COMPONENT_BLOCK */

@@ -147,6 +147,8 @@ static void test_qemu_like_port_without_ti(void **state)
         assert_non_null(p);
         assert_int_equal(p->reason, PORT_NO_TI_CAPABILITY);
         assert_string_equal(port_reason_to_string(p->reason), "no-ti-capability");
+        /* Missing hardware is no errno: nothing like "No such file or directory" may reach the operator. */
+        assert_int_equal(p->error, 0);
         assert_int_equal(p->ti_offset, 0);
         /* RAS is still there to read, and so is the mapping. */
         assert_int_equal(p->ras_offset, SIM_RAS_OFFSET);
@@ -244,6 +246,7 @@ static void test_no_mem_isolation_and_other_bar(void **state)
         assert_int_equal(f.n, 4);
         const struct cxl_rootport *p = port_by_index(&f, 0);
         assert_int_equal(p->reason, PORT_NO_MEM_ISOLATION);
+        assert_int_equal(p->error, 0);
         assert_int_equal(p->ti_offset, SIM_TI_OFFSET);
         assert_false(p->ti_cap.mem_isolation);
         for (unsigned i = 1; i < 4; i++)
