@@ -172,7 +172,7 @@ int arming_gate_decide(const struct cxl_ti_capability *cap, enum gate_arm_mode m
         return 0;
 }
 
-int arming_gate_check_armed(const struct port_topology *topo, struct arming_decision *ret)
+int arming_gate_check_armed(const struct port_topology *topo, enum gate_arm_mode mode, struct arming_decision *ret)
 {
         struct arming_decision d = {};
 
@@ -182,6 +182,11 @@ int arming_gate_check_armed(const struct port_topology *topo, struct arming_deci
         /* An unbound device is harmless while armed (e.g. devdax disabled for recovery). */
         if (kernel_keeps_off(topo, false, &d))
                 set_decision(&d, true, GATE_OK, NULL);
+        else if (mode == GATE_ARM_FORCE) {
+                struct arming_decision unsafe = d;
+                set_decision(&d, true, GATE_FORCED, "arm=force; unsafe: %s: %s", gate_reason_to_string(unsafe.reason),
+                             unsafe.detail);
+        }
         *ret = d;
         return 0;
 }

@@ -79,8 +79,11 @@ int arming_gate_decide(const struct cxl_ti_capability *cap, enum gate_arm_mode m
  * dax device went to kmem (or another driver), a memory block came online,
  * or memmap_on_memory was switched on. Traffic on devdax is what arming is
  * for, so it is not a reason here. The daemon disarms or alerts per config.
+ * Under arm=force the operator took these risks on: ret->arm stays true and
+ * the reason is "forced" with the condition in the detail (for an alert),
+ * so a forced port is not disarmed by the very state it was forced into.
  */
-int arming_gate_check_armed(const struct port_topology *topo, struct arming_decision *ret);
+int arming_gate_check_armed(const struct port_topology *topo, enum gate_arm_mode mode, struct arming_decision *ret);
 
 /* "reason: detail" (or just "reason"), the GateReason string for logs and D-Bus. Returns buf. */
 const char *arming_decision_to_string(const struct arming_decision *d, char *buf, size_t len);

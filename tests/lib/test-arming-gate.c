@@ -283,27 +283,36 @@ static void test_check_armed(void **state)
 
         /* devdax in use is what arming is for. */
         f->dax[0].users = 3;
-        assert_int_equal(arming_gate_check_armed(&f->topo, &d), 0);
+        assert_int_equal(arming_gate_check_armed(&f->topo, GATE_ARM_AUTO, &d), 0);
         assert_true(d.arm);
         assert_int_equal(d.reason, GATE_OK);
 
         /* Disabled for recovery: harmless. */
         f->dax[0].mode = DAX_MODE_UNBOUND;
-        assert_int_equal(arming_gate_check_armed(&f->topo, &d), 0);
+        assert_int_equal(arming_gate_check_armed(&f->topo, GATE_ARM_AUTO, &d), 0);
         assert_true(d.arm);
 
         /* Rebound to kmem while armed. */
         f->dax[0].mode = DAX_MODE_SYSTEM_RAM;
-        assert_int_equal(arming_gate_check_armed(&f->topo, &d), 0);
+        assert_int_equal(arming_gate_check_armed(&f->topo, GATE_ARM_AUTO, &d), 0);
         assert_false(d.arm);
         assert_int_equal(d.reason, GATE_DAX_SYSTEM_RAM);
 
         /* A block came online (e.g. someone onlined it by hand). */
         f->dax[0].mode = DAX_MODE_DEVDAX;
         f->blocks[0].online = true;
-        assert_int_equal(arming_gate_check_armed(&f->topo, &d), 0);
+        assert_int_equal(arming_gate_check_armed(&f->topo, GATE_ARM_AUTO, &d), 0);
         assert_false(d.arm);
         assert_int_equal(d.reason, GATE_MEMORY_ONLINE);
+
+        /* Forced: stays armed, but says what is unsafe so the daemon can alert. */
+        assert_int_equal(arming_gate_check_armed(&f->topo, GATE_ARM_FORCE, &d), 0);
+        assert_true(d.arm);
+        assert_int_equal(d.reason, GATE_FORCED);
+        assert_string_equal(d.detail, "arm=force; unsafe: memory-online: memory512 of dax0.0 is online");
+        f->blocks[0].online = false;
+        assert_int_equal(arming_gate_check_armed(&f->topo, GATE_ARM_FORCE, &d), 0);
+        assert_int_equal(d.reason, GATE_OK);
 }
 
 static void test_reason_strings(void **state)

@@ -382,14 +382,14 @@ static void test_gate_over_topology(void **state)
         assert_int_equal(find_dax(&t, "dax3.0")->n_blocks, 0);
         assert_int_equal(arming_gate_decide(&cap, GATE_ARM_AUTO, &t, &d), 0);
         assert_true(d.arm);
-        assert_int_equal(arming_gate_check_armed(&t, &d), 0);
+        assert_int_equal(arming_gate_check_armed(&t, GATE_ARM_AUTO, &d), 0);
         assert_true(d.arm);
         port_topology_done(&t);
 
         /* Someone onlines a block again while armed: unsafe. */
         add_block(514, "online");
         assert_int_equal(port_topology_read("/sys/" RP0, &t), 0);
-        assert_int_equal(arming_gate_check_armed(&t, &d), 0);
+        assert_int_equal(arming_gate_check_armed(&t, GATE_ARM_AUTO, &d), 0);
         assert_false(d.arm);
         assert_int_equal(d.reason, GATE_MEMORY_ONLINE);
 }
@@ -529,7 +529,7 @@ static void test_sim_mode_changes(void **state)
         sim_port_layout(0, &l);
         assert_int_equal(sim_dax_set_mode(root, l.dax, SIM_MEM_SYSTEM_RAM, &c), 0);
         read_sim_port(0, &t);
-        assert_int_equal(arming_gate_check_armed(&t, &d), 0);
+        assert_int_equal(arming_gate_check_armed(&t, GATE_ARM_AUTO, &d), 0);
         assert_false(d.arm);
         assert_int_equal(d.reason, GATE_DAX_SYSTEM_RAM);
         assert_non_null(strstr(d.detail, l.dax));
