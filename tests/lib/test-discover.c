@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "cleanup.h"
+#include "cxl-dvsec.h"
 #include "cxl-regs.h"
 #include "discover.h"
 #include "regwin.h"
@@ -253,6 +254,93 @@ static void test_no_mem_isolation_and_other_bar(void **state)
                 assert_watchable(&f, i, &spec);
 }
 
+/* Read a whole testbed file (config space, a BAR) into buf; returns its length. */
+static size_t read_testbed_file(const char *path, uint8_t *buf, size_t size)
+{
+        char full[PATH_MAX];
+
+        assert_int_equal(sim_path(root, path, full, sizeof(full)), 0);
+        FILE *f = fopen(full, "re");
+        assert_non_null(f);
+        size_t n = fread(buf, 1, size, f);
+        fclose(f);
+        return n;
+}
+
+/* Patch port i's config space through a callback that gets the Register Locator's offset. */
+static void patch_config(unsigned index, void (*patch)(uint8_t *cfg, uint16_t locator))
+{
+        struct sim_port_layout l;
+        struct sim_port_record rec;
+        struct cxl_dvsec_list list;
+        uint8_t cfg[PCI_CFG_SIZE_PCIE];
+
+        sim_port_layout(index, &l);
+        assert_int_equal(sim_port_lookup(root, l.bdf, &rec), 0);
+        assert_int_equal(read_testbed_file(rec.config_path, cfg, sizeof(cfg)), sizeof(cfg));
+        assert_int_equal(cxl_dvsec_list(cfg, sizeof(cfg), &list), 0);
+        const struct cxl_dvsec *loc = cxl_dvsec_list_find(&list, CXL_DVSEC_REG_LOCATOR);
+        assert_non_null(loc);
+        patch(cfg, loc->offset);
+        assert_int_equal(sim_write_file(root, rec.config_path, cfg, sizeof(cfg)), 0);
+}
+
+static void locator_renamed(uint8_t *cfg, uint16_t loc)
+{
+        cfg[loc + PCI_DVSEC_HEADER2] = CXL_DVSEC_TEST;          /* DVSEC 8 becomes DVSEC 0xA */
+}
+
+static void locator_entry_empty(uint8_t *cfg, uint16_t loc)
+{
+        cfg[loc + CXL_REGLOC_ENTRIES_OFFSET + 1] = CXL_REGBLOCK_EMPTY;  /* entry 0's block id */
+}
+
+static void locator_bad_bir(uint8_t *cfg, uint16_t loc)
+{
+        cfg[loc + CXL_REGLOC_ENTRIES_OFFSET] |= CXL_REGLOC_BIR_MASK;    /* BIR 7: no such BAR */
+}
+
+static void test_malformed_ports_do_not_stop_the_others(void **state)
+{
+        _cleanup_(found_done) struct found f = {};
+        _cleanup_free_ uint8_t *bar = NULL;
+        struct sim_host_spec spec;
+        struct sim_port_layout l;
+        struct sim_port_record rec;
+
+        sim_host_spec_default(5, &spec);
+        testbed_create(&spec);
+        patch_config(0, locator_renamed);
+        patch_config(1, locator_entry_empty);
+        patch_config(2, locator_bad_bir);
+
+        /* Port 3: the component block holds no capability array (header id 0 at 0x1000). */
+        uint64_t size = sim_component_bar_size(&spec.port[3].regs);
+        bar = malloc(size);
+        assert_non_null(bar);
+        sim_port_layout(3, &l);
+        assert_int_equal(sim_port_lookup(root, l.bdf, &rec), 0);
+        assert_int_equal(read_testbed_file(rec.resource_path, bar, size), size);
+        memset(bar + CXL_CM_OFFSET, 0, 4);
+        assert_int_equal(sim_write_file(root, rec.resource_path, bar, size), 0);
+
+        discover(NULL, &f);
+        assert_int_equal(f.n, 5);
+        assert_int_equal(port_by_index(&f, 0)->reason, PORT_NO_REGISTER_LOCATOR);
+        assert_int_equal(port_by_index(&f, 1)->reason, PORT_NO_COMPONENT_BLOCK);
+        assert_int_equal(port_by_index(&f, 2)->reason, PORT_BAD_CONFIG);
+        assert_int_equal(port_by_index(&f, 2)->error, -EBADMSG);
+        assert_int_equal(port_by_index(&f, 3)->reason, PORT_BAD_CAPARRAY);
+        for (unsigned i = 0; i < 4; i++) {
+                /* Identity is still known for the operator, whatever went wrong later. */
+                sim_port_layout(i, &l);
+                assert_string_equal(port_by_index(&f, i)->host_bridge, l.host_bridge);
+                assert_int_equal(port_by_index(&f, i)->serial, spec.port[i].regs.serial);
+                assert_null(port_by_index(&f, i)->win);
+        }
+        assert_watchable(&f, 4, &spec);
+}
+
 static void test_only_bdf_and_rediscover(void **state)
 {
         _cleanup_(found_done) struct found f = {};
@@ -338,6 +426,7 @@ int main(void)
                 cmocka_unit_test_teardown(test_resource_missing, teardown),
                 cmocka_unit_test_teardown(test_device_gone, teardown),
                 cmocka_unit_test_teardown(test_no_mem_isolation_and_other_bar, teardown),
+                cmocka_unit_test_teardown(test_malformed_ports_do_not_stop_the_others, teardown),
                 cmocka_unit_test_teardown(test_only_bdf_and_rediscover, teardown),
                 cmocka_unit_test(test_map_errors),
                 cmocka_unit_test(test_reason_strings),
