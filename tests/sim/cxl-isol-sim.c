@@ -56,6 +56,7 @@ static void usage(FILE *f)
               "  status --port BDF                        decoded T&I and RAS registers\n"
               "  clear  --port BDF [--timeout-ms N]       cxl_ti_clear_isolation()\n"
               "  arm    --port BDF [--no-interrupt] [--timeout-value HEX]\n"
+              "         CXL.mem isolation (+ link down, interrupt, ERR_COR where supported)\n"
               "\n"
               "Kernel side (sysfs changes with their uevents):\n"
               "  dax --name daxX.Y --mode devdax|system-ram\n"
@@ -654,6 +655,7 @@ static int cmd_arm(int argc, char **argv)
                 .mem_isolation = true,
                 .mem_isolation_linkdown = !!(cap & CXL_TI_CAP_MEM_ISOLATION_LINKDOWN),
                 .interrupt = !a.no_interrupt && (cap & CXL_TI_CAP_INTERRUPT),
+                .errcor_signaling = !!(cap & CXL_TI_CAP_ERRCOR_SIGNALING),
                 .mem_timeout = a.timeout_value >= 0,
                 .mem_timeout_value = a.timeout_value >= 0 ? (uint8_t)a.timeout_value : 0,
         };
