@@ -715,8 +715,26 @@ static void test_dropin_order_and_masking(void **state)
         assert_int_equal(d.diag[0].line, 3);
         config_diags_done(&d);
 
-        /* Duplicates across files name the first file. */
+        /* A directory where a drop-in file should be is named as the problem, without a line. */
         unlink(masked);
+        write_file(dir, "etc/policy.d/40-broken.conf", "", 0644);
+        make_dir(dir, "etc/policy.d/35-dir.conf");
+        c = NULL;
+        assert_int_equal(config_load(&paths, &c, &d), -EINVAL);
+        assert_null(c);
+        assert_int_equal(d.n, 1);
+        assert_non_null(strstr(d.diag[0].file, "/etc/policy.d/35-dir.conf"));
+        assert_int_equal(d.diag[0].line, 0);
+        assert_non_null(strstr(d.diag[0].message, "is a directory"));
+        config_diags_done(&d);
+        {
+                _cleanup_free_ char *sub = NULL;
+
+                assert_true(asprintf(&sub, "%s/etc/policy.d/35-dir.conf", dir) > 0);
+                assert_int_equal(rmdir(sub), 0);
+        }
+
+        /* Duplicates across files name the first file. */
         write_file(dir, "etc/policy.d/40-broken.conf", "[policy \"vendor-a\"]\naction=log\n", 0644);
         c = NULL;
         assert_int_equal(config_load(&paths, &c, &d), -EINVAL);
