@@ -482,7 +482,11 @@ static int count_dax_users(struct port_topology *t)
         _cleanup_free_ bool *seen = NULL;
         struct dirent *de;
 
-        if (t->n_dax == 0)
+        /* Only devdax carries user traffic; skip the walk over every process when there is none. */
+        bool any_devdax = false;
+        for (size_t i = 0; i < t->n_dax; i++)
+                any_devdax |= t->dax[i].mode == DAX_MODE_DEVDAX;
+        if (!any_devdax)
                 return 0;
 
         proc = opendir("/proc");

@@ -28,7 +28,8 @@ struct dax_device {
         int memmap_on_memory;   /* -1 if the attribute is absent */
         size_t n_blocks;
         struct mem_block *blocks;   /* blocks of this range, with their state */
-        /* Added: processes with /dev/<name> mapped (CXL.mem traffic through devdax), -1 if /proc is unreadable. */
+        /* Added: processes with /dev/<name> mapped (CXL.mem traffic through devdax), -1 if /proc is
+         * unreadable; counted only when some device of the port is devdax, 0 otherwise. */
         int users;
 };
 
