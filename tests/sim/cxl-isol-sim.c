@@ -41,13 +41,15 @@ static void usage(FILE *f)
               "\n"
               "Testbed (a directory; found by --testbed DIR, else $CXL_ISOL_SIM_TESTBED, else $UMOCKDEV_DIR):\n"
               "  create --dir DIR [--ports N] [--port-opt I:OPT[,OPT...]]...\n"
-              "         OPT: no-ti no-mem-isolation no-interrupt config-64 no-resource bir1\n"
+              "         OPT: no-ti no-mem-isolation no-interrupt msgnum=0|1 config-64 no-resource bir1\n"
               "              offset=HEX mem=devdax|system-ram|none\n"
               "  run [--testbed DIR] -- CMD [ARGS...]   run CMD with the testbed as /sys\n"
               "  env [--testbed DIR]                    print UMOCKDEV_DIR=... LD_PRELOAD=...\n"
               "\n"
               "Hardware side (the port itself):\n"
-              "  inject --port BDF --kind mem-link-down|mem-timeout|cache-link-down|cache-timeout\n"
+              "  inject --port BDF --kind mem-link-down|mem-timeout|cache-link-down|cache-timeout [--uevents]\n"
+              "         --uevents: then the kernel's failed AER recovery (BEGIN_RECOVERY on the\n"
+              "         memory device, FAILED_RECOVERY on the root port)\n"
               "  busy   --port BDF (--ms N | --on | --off)   RP Busy held N ms, or set/cleared\n"
               "  gone   --port BDF                        config and registers read all-ones\n"
               "  truncate --port BDF                      BAR file truncated: mappers get SIGBUS\n"
@@ -114,6 +116,8 @@ static int apply_port_opt(struct sim_host_spec *spec, const char *arg)
                         p->resource_missing = true;
                 else if (strcmp(o, "bir1") == 0)
                         p->regs.bir = 1;
+                else if (strncmp(o, "msgnum=", 7) == 0)
+                        p->regs.interrupt_msgnum = (uint8_t)strtoul(o + 7, NULL, 10);
                 else if (strncmp(o, "offset=", 7) == 0)
                         p->regs.block_offset = strtoull(o + 7, NULL, 16);
                 else if (strcmp(o, "mem=devdax") == 0)
@@ -338,15 +342,47 @@ static int parse_kind(const char *s, enum regmodel_isolation *ret)
         return -EINVAL;
 }
 
-static void take_string(int c, const char *arg, void *ud)
+struct inject_args {
+        const char *kind;
+        bool uevents;
+};
+
+static void take_inject(int c, const char *arg, void *ud)
 {
-        *(const char **)ud = arg;
+        struct inject_args *a = ud;
+
+        if (c == 'k')
+                a->kind = arg;
+        else if (c == 'u')
+                a->uevents = true;
+}
+
+static int send_uevent(const char *tb, const char *devpath, const char *action, const char *subsystem,
+                       char *const *extra, size_t n);
+
+/* What pcie_do_recovery() sends when a fatal error on the link cannot be recovered. */
+static int send_failed_recovery(const char *tb, unsigned index)
+{
+        struct sim_port_layout l;
+        char *begin[] = { "ERROR_EVENT=BEGIN_RECOVERY", "DEVICE_ONLINE=0" };
+        char *failed[] = { "ERROR_EVENT=FAILED_RECOVERY", "DEVICE_ONLINE=0" };
+        int r;
+
+        sim_port_layout(index, &l);
+        r = send_uevent(tb, l.ep_sysfs, "change", "pci", begin, ELEMENTSOF(begin));
+        if (r != 0)
+                return r;
+        return send_uevent(tb, l.sysfs, "change", "pci", failed, ELEMENTSOF(failed));
 }
 
 static int cmd_inject(int argc, char **argv)
 {
-        static const struct option extra[] = { { "kind", required_argument, NULL, 'k' } };
-        const char *kind_s = NULL, *bdf = port_arg(argc, argv, extra, 1, take_string, &kind_s);
+        static const struct option extra[] = {
+                { "kind", required_argument, NULL, 'k' },
+                { "uevents", no_argument, NULL, 'u' },
+        };
+        struct inject_args a = {};
+        const char *bdf = port_arg(argc, argv, extra, ELEMENTSOF(extra), take_inject, &a), *kind_s = a.kind;
         const char *tb = testbed();
         enum regmodel_isolation kind;
         struct port_regs p;
@@ -387,6 +423,8 @@ static int cmd_inject(int argc, char **argv)
         port_regs_done(&p);
 
         printf("%s: %s\n", bdf, isolated ? "isolated" : "not isolated (isolation not enabled for this event)");
+        if (a.uevents)
+                return send_failed_recovery(tb, p.rec.index);
         return 0;
 }
 

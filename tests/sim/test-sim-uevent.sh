@@ -49,4 +49,14 @@ grep -q '^unbind .*/dax1.0 .*DRIVER=kmem' "$tb/out" || fail "no unbind from kmem
 grep -q '^bind .*/dax1.0 .*DRIVER=device_dax' "$tb/out" || fail "no bind to device_dax"
 [ "$(basename "$(readlink "$tb/host/sys/bus/dax/devices/dax1.0/driver")")" = device_dax ] || fail "link not updated"
 [ ! -e "$tb/host/sys/devices/system/memory/memory$first" ] || fail "memory blocks should be gone with kmem"
+
+# 3. a link down the port cannot recover from: the kernel's recovery events, in order
+start_listener --subsystem pci --count 2 --timeout-ms 5000
+"$sim" inject --port 0000:2c:00.0 --kind mem-link-down --uevents >/dev/null
+wait "${pids[-1]}" || fail "listener missed recovery events"
+head -1 "$tb/out" | grep -q '^ready' || fail "listener output"
+sed -n 2p "$tb/out" | grep -q '^change /devices/pci0000:2c/0000:2c:00.0/0000:2d:00.0 .*ERROR_EVENT=BEGIN_RECOVERY' ||
+        fail "BEGIN_RECOVERY should reach the memory device first"
+sed -n 3p "$tb/out" | grep -q '^change /devices/pci0000:2c/0000:2c:00.0 .*ERROR_EVENT=FAILED_RECOVERY' ||
+        fail "FAILED_RECOVERY should reach the root port"
 echo "ok: uevents reach libudev monitors in the testbed"
