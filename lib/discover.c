@@ -9,6 +9,7 @@
  * problem of a port and records it; it never stops the scan.
  */
 #include <endian.h>
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -417,6 +418,67 @@ static int fill_sysfs_names(struct cxl_rootport *p, const char *sysfs_root)
 }
 
 /*
+ * Without config space, the CXL driver's own view tells CXL root ports from
+ * other bridges: each CXL port (host bridge or switch) links its downstream
+ * ports as dportN. sysfs files are world-readable, unlike config space.
+ */
+#define SYSFS_CXL_DEVICES "/sys/bus/cxl/devices"
+
+static int foreach_cxl_dport(int (*cb)(const char *real, void *userdata), void *userdata)
+{
+        _cleanup_closedir_ DIR *bus = opendir(SYSFS_CXL_DEVICES);
+        struct dirent *de;
+
+        if (!bus)
+                return 0;
+        while ((de = readdir(bus))) {
+                char dir[PATH_MAX];
+
+                if (strncmp(de->d_name, "port", 4) != 0)
+                        continue;
+                if ((size_t)snprintf(dir, sizeof(dir), SYSFS_CXL_DEVICES "/%s", de->d_name) >= sizeof(dir))
+                        continue;
+                _cleanup_closedir_ DIR *port = opendir(dir);
+                struct dirent *pe;
+                if (!port)
+                        continue;
+                while ((pe = readdir(port))) {
+                        char link[PATH_MAX], real[PATH_MAX];
+
+                        if (strncmp(pe->d_name, "dport", 5) != 0)
+                                continue;
+                        if ((size_t)snprintf(link, sizeof(link), "%s/%s", dir, pe->d_name) >= sizeof(link) ||
+                            !realpath(link, real))
+                                continue;
+                        int r = cb(real, userdata);
+                        if (r != 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+static int dport_found(const char *real, void *userdata)
+{
+        return 1;
+}
+
+static int dport_matches(const char *real, void *userdata)
+{
+        return strcmp(real, (const char *)userdata) == 0;
+}
+
+static bool cxl_dports_known(void)
+{
+        return foreach_cxl_dport(dport_found, NULL) > 0;
+}
+
+static bool is_cxl_dport(const char *sysfs_path)
+{
+        return foreach_cxl_dport(dport_matches, (void *)sysfs_path) > 0;
+}
+
+/*
  * Fill one port. Returns 1 if d is a port to report (with p filled), 0 if it
  * is no CXL root port, negative errno only for -ENOMEM.
  */
@@ -448,13 +510,16 @@ static int probe_device(struct pci_dev *d, const char *sysfs_root, const struct 
         if (len <= PCI_CFG_SIZE_LEGACY) {
                 /*
                  * The PCIe capability lies past the cut, so a root port cannot be
-                 * told from other bridges. Report every PCI bridge: the operator
-                 * needs to learn that the daemon is blind, not an empty list.
+                 * told from other bridges by config space. The operator must learn
+                 * that the daemon is blind, not see an empty list: report bridges,
+                 * narrowed to the CXL driver's dports when it has any.
                  */
                 uint8_t hdr = cfg[PCI_CFG_HEADER_TYPE] & 0x7f;
                 if (!is_bridge && hdr != PCI_HEADER_TYPE_BRIDGE)
                         return 0;
                 (void)fill_sysfs_names(p, sysfs_root);
+                if (p->sysfs_path[0] && cxl_dports_known() && !is_cxl_dport(p->sysfs_path))
+                        return 0;
                 set_reason(p, PORT_CONFIG_TRUNCATED, -EPERM);
                 return 1;
         }

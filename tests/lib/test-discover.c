@@ -180,6 +180,62 @@ static void test_config_truncated(void **state)
                         assert_watchable(&f, i, &spec);
 }
 
+/* A plain PCIe root port (no CXL) as an unprivileged reader sees it: 64 bytes of config. */
+static void add_plain_bridge_truncated(const char *bdf)
+{
+        char dev[128], path[192], link[128];
+        uint8_t cfg[PCI_CFG_SIZE_LEGACY] = {};
+
+        snprintf(dev, sizeof(dev), "/sys/devices/pci0000:00/%s", bdf);
+        cfg[0x00] = 0x86, cfg[0x01] = 0x80;             /* 8086:a110 */
+        cfg[0x02] = 0x10, cfg[0x03] = 0xa1;
+        cfg[0x0a] = 0x04, cfg[0x0b] = 0x06;             /* class 0604: PCI bridge */
+        cfg[PCI_CFG_HEADER_TYPE] = 0x01;
+        snprintf(path, sizeof(path), "%s/config", dev);
+        assert_int_equal(sim_write_file(root, path, cfg, sizeof(cfg)), 0);
+        static const char *const attrs[][2] = {
+                { "vendor", "0x8086\n" }, { "device", "0xa110\n" }, { "class", "0x060400\n" }, { "irq", "0\n" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(attrs); i++) {
+                snprintf(path, sizeof(path), "%s/%s", dev, attrs[i][0]);
+                assert_int_equal(sim_write_text(root, path, "%s", attrs[i][1]), 0);
+        }
+        snprintf(path, sizeof(path), "%s/resource", dev);
+        assert_int_equal(sim_write_text(root, path, "0x0000000000000000 0x0000000000000000 0x0000000000000000\n"), 0);
+        snprintf(link, sizeof(link), "/sys/bus/pci/devices/%s", bdf);
+        assert_int_equal(sim_symlink(root, link, dev), 0);
+}
+
+static void test_config_truncated_narrowed_by_cxl_dports(void **state)
+{
+        _cleanup_(found_done) struct found f = {};
+        struct sim_host_spec spec;
+
+        /* Everything read without CAP_SYS_ADMIN, plus a non-CXL bridge. */
+        sim_host_spec_default(2, &spec);
+        spec.port[0].config_truncated = spec.port[1].config_truncated = true;
+        testbed_create(&spec);
+        add_plain_bridge_truncated("0000:00:1c.0");
+
+        /* The CXL driver names its dports: only those are reported, the plain bridge is not a CXL port. */
+        discover(NULL, &f);
+        assert_int_equal(f.n, 2);
+        for (unsigned i = 0; i < 2; i++) {
+                assert_non_null(port_by_index(&f, i));
+                assert_int_equal(port_by_index(&f, i)->reason, PORT_CONFIG_TRUNCATED);
+        }
+        found_done(&f);
+
+        /* Without the CXL driver nothing narrows the list: every bridge is reported, blind. */
+        assert_int_equal(sim_rm_rf(root, "/sys/bus/cxl"), 0);
+        discover(NULL, &f);
+        assert_int_equal(f.n, 3);
+        assert_string_equal(f.ports[0].bdf, "0000:00:1c.0");
+        assert_string_equal(f.ports[0].host_bridge, "pci0000:00");
+        for (size_t i = 0; i < f.n; i++)
+                assert_int_equal(f.ports[i].reason, PORT_CONFIG_TRUNCATED);
+}
+
 static void test_resource_missing(void **state)
 {
         _cleanup_(found_done) struct found f = {};
@@ -423,6 +479,7 @@ int main(void)
                 cmocka_unit_test_teardown(test_four_good_ports, teardown),
                 cmocka_unit_test_teardown(test_qemu_like_port_without_ti, teardown),
                 cmocka_unit_test_teardown(test_config_truncated, teardown),
+                cmocka_unit_test_teardown(test_config_truncated_narrowed_by_cxl_dports, teardown),
                 cmocka_unit_test_teardown(test_resource_missing, teardown),
                 cmocka_unit_test_teardown(test_device_gone, teardown),
                 cmocka_unit_test_teardown(test_no_mem_isolation_and_other_bar, teardown),
