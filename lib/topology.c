@@ -313,13 +313,14 @@ static int collect_regions(struct walk *w, struct port_topology *t)
                 if (read_attr_u64(dir, "resource", 0, &reg.start) < 0 || read_attr_u64(dir, "size", 0, &reg.size) < 0)
                         reg.start = reg.size = 0;
 
-                /* target0..N name endpoint decoders; an unset slot reads empty. */
-                for (unsigned i = 0;; i++) {
+                /* target0..N (N < 16 interleave ways) name endpoint decoders; an unset slot reads empty. */
+                for (unsigned i = 0; i < 16; i++) {
                         char attr[32];
                         snprintf(attr, sizeof(attr), "target%u", i);
-                        if (read_attr(dir, attr, buf, sizeof(buf)) == -ENOENT)
+                        int k = read_attr(dir, attr, buf, sizeof(buf));
+                        if (k == -ENOENT)
                                 break;
-                        if (buf[0] == '\0')
+                        if (k < 0 || buf[0] == '\0')
                                 continue;
                         any_target = true;
                         if (!hit)
