@@ -214,8 +214,7 @@ static const char *memdev_of_path(const struct walk *w, const struct port_topolo
         return NULL;
 }
 
-static int collect_endpoint_decoders(struct walk *w, const struct port_topology *t, const char *endpoint,
-                                     const char *memdev)
+static int collect_endpoint_decoders(struct walk *w, const char *endpoint, const char *memdev)
 {
         char dir[PATH_MAX];
         snprintf(dir, sizeof(dir), SYSFS_CXL_DEVICES "/%s", endpoint);
@@ -230,16 +229,14 @@ static int collect_endpoint_decoders(struct walk *w, const struct port_topology 
 
                 if (!name_has_prefix_number(de->d_name, "decoder") || strlen(de->d_name) >= 32)
                         continue;
+                if ((size_t)snprintf(ddir, sizeof(ddir), "%s/%s", dir, de->d_name) >= sizeof(ddir))
+                        continue;
                 if (GROW(w->decoders, w->n_decoders, 1) < 0)
                         return -ENOMEM;
                 struct ep_decoder *dec = &w->decoders[w->n_decoders++];
                 *dec = (struct ep_decoder) {};
                 strcpy(dec->name, de->d_name);
                 strcpy(dec->memdev, memdev);
-                if ((size_t)snprintf(ddir, sizeof(ddir), "%s/%s", dir, de->d_name) >= sizeof(ddir)) {
-                        w->n_decoders--;
-                        continue;
-                }
                 /* Uncommitted decoders read start/size 0 and match nothing by address. */
                 if (read_attr_u64(ddir, "start", 0, &dec->start) < 0 ||
                     read_attr_u64(ddir, "size", 0, &dec->size) < 0)
@@ -268,7 +265,7 @@ static int collect_endpoints(struct walk *w, const struct port_topology *t)
                 const char *memdev = memdev_of_path(w, t, real);
                 if (!memdev)
                         continue;
-                r = collect_endpoint_decoders(w, t, de->d_name, memdev);
+                r = collect_endpoint_decoders(w, de->d_name, memdev);
                 if (r < 0)
                         return r;
         }
