@@ -1026,6 +1026,18 @@ static void policy_set_exec(struct load_state *s, struct config_policy *p, const
                         diag_add(s, s->line, "exec=%s is not executable (%s); chmod +x it", v, strerror(errno));
                         return;
                 }
+                /* The daemon runs it as root: whoever may change it would own the machine. */
+                if (st.st_uid != 0 && st.st_uid != geteuid()) {
+                        diag_add(s, s->line, "exec=%s is owned by uid %u; a script the daemon runs as root must be "
+                                 "owned by root (chown root)", v, (unsigned)st.st_uid);
+                        return;
+                }
+                if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+                        diag_add(s, s->line, "exec=%s is writable by %s; a script the daemon runs as root must only "
+                                 "be writable by its owner (chmod go-w)", v,
+                                 st.st_mode & S_IWOTH ? "everyone" : "its group");
+                        return;
+                }
                 e = strdup(v);
                 if (!e) {
                         s->error = -ENOMEM;

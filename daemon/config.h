@@ -19,6 +19,21 @@
  *             cooldown=, rate-limit=N/interval
  *   [policy] (unnamed) is the walking-skeleton shorthand: name "default", and
  *             with exec= but no action= the actions are "log exec".
+ *
+ * Syntax: "#" or ";" starts a comment line, " ;" an inline comment; leading
+ * whitespace means nothing (no continuation lines); lists are separated by
+ * spaces or commas; an empty value ("key=") restores the default. A key may
+ * appear once per section; [daemon] may repeat (the later value wins, so a
+ * drop-in overrides the main file); [port "X"] and [policy "X"] may not.
+ * Drop-ins may hold any section. Policy names: 1-64 of [A-Za-z0-9_.-].
+ * Durations: see config_parse_duration() (a bare number is seconds).
+ * Refused at load, besides bad syntax and values: exec= not absolute, missing,
+ * not a regular executable file, or writable by group/other or owned by
+ * someone else than root; exec listed without exec= (and exec=, fence-signal=,
+ * reboot-delay=, reboot-window=, ACTION-timeout= for an action not listed);
+ * an action after reboot or listed twice; more than POLICY_MAX_ACTIONS; reset
+ * for a kind=memory [port] or offline-devdax for a kind=accelerator [port]
+ * that the policy's match-port= covers.
  */
 #pragma once
 

@@ -496,6 +496,25 @@ static void test_exec_checks(void **state)
         assert_true(asprintf(&text, "[policy \"p\"]\naction=exec\n\nexec=%s/noexec.sh\n", dir) > 0);
         expect_one_diag(text, 4, "is not executable");
         free(text);
+        write_file(dir, "groupw.sh", "#!/bin/sh\n", 0775);
+        assert_true(asprintf(&text, "[policy \"p\"]\naction=exec\nexec=%s/groupw.sh\n", dir) > 0);
+        expect_one_diag(text, 3, "is writable by its group; a script the daemon runs as root");
+        free(text);
+        write_file(dir, "worldw.sh", "#!/bin/sh\n", 0757);
+        assert_true(asprintf(&text, "[policy \"p\"]\naction=exec\nexec=%s/worldw.sh\n", dir) > 0);
+        expect_one_diag(text, 3, "is writable by everyone");
+        free(text);
+        if (geteuid() == 0) {
+                /* Only root can hand a file to someone else; as non-root the owner is always us, which is fine. */
+                _cleanup_free_ char *other = NULL;
+
+                write_file(dir, "other.sh", "#!/bin/sh\n", 0755);
+                assert_true(asprintf(&other, "%s/other.sh", dir) > 0);
+                assert_int_equal(chown(other, 65534, 65534), 0);
+                assert_true(asprintf(&text, "[policy \"p\"]\naction=exec\nexec=%s\n", other) > 0);
+                expect_one_diag(text, 3, "is owned by uid 65534; a script the daemon runs as root must be owned by root");
+                free(text);
+        }
         assert_true(asprintf(&text, "[policy \"p\"]\naction=exec\nexec=%s/adir\n", dir) > 0);
         expect_one_diag(text, 3, "not a regular file");
         free(text);
