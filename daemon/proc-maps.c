@@ -110,7 +110,7 @@ static int read_comm(const char *proc_root, const char *pid, char ret[static 17]
                 return -EIO;
         buf[strcspn(buf, "\n")] = '\0';
         /* The kernel caps comm at 15 characters; cut anything longer a fake /proc might hold. */
-        buf[16] = '\0';
+        buf[15] = '\0';
         memcpy(ret, buf, strlen(buf) + 1);
         return 0;
 }
