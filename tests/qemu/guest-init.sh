@@ -59,6 +59,7 @@ section lspci-rootport lspci -vvv -s "$RP"
 section discover guest-cxl ports
 if [ -x /usr/bin/cxl-isold ]; then
         section list-ports cxl-isold --list-ports
+        section list-ports-json cxl-isold --list-ports --json
 fi
 
 # (b) a pmem region with a devdax namespace below the root port, found by the

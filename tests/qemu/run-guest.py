@@ -11,6 +11,7 @@ The whole serial log is printed, so it ends up in the meson test log."""
 import argparse
 import fcntl
 import glob
+import json
 import os
 import re
 import shutil
@@ -324,6 +325,20 @@ def assert_results(text, have_cxl, have_daemon, args, c):
         rc, out = sec("list-ports")
         c.check("list-ports", rc == 0 and "0000:0c:00.0" in out and "no Timeout & Isolation capability" in out,
                 f"cxl-isold --list-ports rc={rc}")
+        rc, out = sec("list-ports-json")
+        try:
+            ports = {p["bdf"]: p for p in json.loads(out)["ports"]}
+        except (ValueError, KeyError, TypeError) as e:
+            ports = {}
+            print(f"list-ports --json did not parse: {e}")
+        p = ports.get("0000:0c:00.0", {})
+        caps = {cap.get("name"): int(cap.get("offset", "0"), 16) for cap in p.get("capabilities", [])}
+        c.check("list-ports-json", rc == 0 and p.get("watchable") is False and p.get("reason") == "no-ti-capability"
+                and p.get("description") == "no Timeout & Isolation capability"
+                and p.get("register_block", {}).get("bir") == 0
+                and all(caps.get(n) == off for n, off in expected_caps.items()),
+                f"watchable={p.get('watchable')} reason={p.get('reason')} "
+                + " ".join(f"{n}@{hex(caps[n])}" for n in expected_caps if n in caps))
     else:
         print("NOTE: cxl-isold not built; its --list-ports check did not run")
 
