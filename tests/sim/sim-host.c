@@ -24,6 +24,8 @@
 #define NODE_DIR        "/sys/devices/system/node"
 #define BOOT_BLOCKS     8u      /* 1 GiB of ordinary RAM on node 0 that nothing may touch */
 #define SIM_CXL_WINDOW  0x100000000ull
+#define SIM_CXL_MEM_MAJOR 250u  /* dynamic majors on a real host; fixed here */
+#define SIM_DAX_MAJOR   252u
 
 /* Resource flags as the kernel prints them in "resource" (include/linux/ioport.h). */
 #define RES_MEM         0x00000200ull
@@ -296,6 +298,35 @@ static int create_memdev_function(const char *root, const struct sim_port_layout
         return write_resource_file(root, l->ep_sysfs, res, ELEMENTSOF(res));
 }
 
+/*
+ * A character device node the way umockdev's preload presents one: a file
+ * under <root>/dev plus <root>/dev/.node/<name, '/' as '_'> -> "major:minor",
+ * which makes stat() report S_IFCHR with that st_rdev; and the kernel's
+ * "dev" attribute with its /sys/dev/char link. libcxl and libdaxctl stat the
+ * node before they accept a memdev or dax device.
+ */
+static int add_char_node(const char *root, const char *dev, const char *node, unsigned major, unsigned minor)
+{
+        char path[256], link[128], target[64], mangled[64];
+
+        TRY(attr(root, dev, "dev", "%u:%u\n", major, minor));
+        snprintf(link, sizeof(link), "/sys/dev/char/%u:%u", major, minor);
+        TRY(sim_symlink(root, link, dev));
+        snprintf(path, sizeof(path), "/dev/%s", node);
+        TRY(sim_write_file(root, path, "", 0));
+        snprintf(mangled, sizeof(mangled), "%s", node);
+        for (char *c = mangled; *c; c++)
+                if (*c == '/')
+                        *c = '_';
+        snprintf(path, sizeof(path), "%s/dev/.node/%s", root, mangled);
+        TRY(sim_mkdir_p(root, "/dev/.node"));
+        snprintf(target, sizeof(target), "%u:%u", major, minor);
+        (void)unlink(path);
+        if (symlink(target, path) < 0)
+                return -errno;
+        return 0;
+}
+
 /* --- the cxl bus --- */
 
 static int add_cxl_device(const char *root, const char *dev, const char *devtype, unsigned modalias_type,
@@ -382,8 +413,10 @@ static int create_cxl_port(const char *root, const struct sim_port_layout *l, co
         snprintf(dec, sizeof(dec), CXL_ROOT "/decoder0.%u", l->index);
         TRY(add_decoder(root, dec, "cxl_decoder_root", l->hpa_base, SIM_CXL_WINDOW, NULL));
         TRY(attr(root, dec, "target_list", "%u\n", l->index));
-        TRY(attr(root, dec, "cap_type3_volatile", "1\n"));
+        TRY(attr(root, dec, "cap_type2", "0\n"));
+        TRY(attr(root, dec, "cap_type3", "1\n"));
         TRY(attr(root, dec, "cap_ram", "1\n"));
+        TRY(attr(root, dec, "cap_pmem", "0\n"));
 
         /* portN: the host bridge as a CXL port, its root port as dport */
         snprintf(port, sizeof(port), CXL_ROOT "/port%u", l->port_id);
@@ -395,6 +428,7 @@ static int create_cxl_port(const char *root, const struct sim_port_layout *l, co
         snprintf(dec, sizeof(dec), "%s/decoder%u.0", port, l->port_id);
         TRY(add_decoder(root, dec, "cxl_decoder_switch", region_start, region_size, NULL));
         TRY(attr(root, dec, "target_list", "0\n"));
+        TRY(attr(root, dec, "region", "%s\n", has_region ? l->region : ""));
 
         /* memM below the PCI function, endpointN below portN */
         snprintf(mem, sizeof(mem), "%s/%s", l->ep_sysfs, l->memdev);
@@ -402,6 +436,10 @@ static int create_cxl_port(const char *root, const struct sim_port_layout *l, co
         TRY(attr(root, mem, "serial", "0x%" PRIx64 "\n", s->regs.serial | 0x100));
         TRY(attr(root, mem, "numa_node", "0\n"));
         TRY(attr(root, mem, "firmware_version", "SIM 1.0\n"));
+        TRY(attr(root, mem, "payload_max", "1048576\n"));
+        TRY(attr(root, mem, "label_storage_size", "0\n"));
+        snprintf(link, sizeof(link), "cxl/%s", l->memdev);
+        TRY(add_char_node(root, mem, link, SIM_CXL_MEM_MAJOR, l->index));
         snprintf(link, sizeof(link), "%s/ram/size", mem);
         TRY(sim_write_text(root, link, "0x%llx\n", SIM_REGION_SIZE));
         snprintf(link, sizeof(link), "%s/pmem/size", mem);
@@ -415,10 +453,7 @@ static int create_cxl_port(const char *root, const struct sim_port_layout *l, co
         TRY(sim_symlink(root, link, l->sysfs));
         snprintf(dec, sizeof(dec), "%s/decoder%u.0", ep, l->endpoint_id);
         TRY(add_decoder(root, dec, "cxl_decoder_endpoint", region_start, region_size, "ram"));
-        if (has_region) {
-                snprintf(link, sizeof(link), "%s/region", dec);
-                TRY(sim_write_text(root, link, "%s\n", l->region));
-        }
+        TRY(attr(root, dec, "region", "%s\n", has_region ? l->region : ""));
         snprintf(link, sizeof(link), "%s/endpoint%u", mem, l->endpoint_id);
         TRY(sim_symlink(root, link, ep));
 
@@ -458,6 +493,8 @@ static int create_cxl_port(const char *root, const struct sim_port_layout *l, co
         TRY(attr(root, dax, "align", "2097152\n"));
         TRY(attr(root, dax, "memmap_on_memory", "0\n"));
         TRY(attr(root, dax, "modalias", "dax:t0*\n"));
+        /* the node exists whichever driver is bound: the device's devt is set at creation */
+        TRY(add_char_node(root, dax, l->dax, SIM_DAX_MAJOR, l->index));
 
         if (ram)
                 for (uint64_t b = 0; b < SIM_REGION_SIZE / SIM_BLOCK_SIZE; b++)
@@ -489,6 +526,7 @@ static int create_static_tree(const char *root)
 
         TRY(add_bus_device(root, CXL_ACPI, "platform", "DRIVER=cxl_acpi\nMODALIAS=acpi:ACPI0017:\n"));
         TRY(add_cxl_device(root, CXL_ROOT, "cxl_port", 3, NULL));
+        TRY(sim_symlink(root, CXL_ROOT "/uport", CXL_ACPI));
 
         TRY(sim_write_text(root, MEMORY_DIR "/block_size_bytes", "%llx\n", SIM_BLOCK_SIZE));
         TRY(sim_write_text(root, MEMORY_DIR "/auto_online_blocks", "offline\n"));
