@@ -1427,6 +1427,18 @@ static int next_byte(struct load_state *s)
         return s->pos < s->len ? (unsigned char)s->text[s->pos++] : EOF;
 }
 
+/* Is there a '=' (or ':') before any " ;" inline comment? The same rule inih applies, so it never disagrees. */
+static bool has_separator(const char *line)
+{
+        for (const char *p = line; *p; p++) {
+                if (*p == '=' || *p == ':')
+                        return true;
+                if (*p == ';' && p > line && isspace((unsigned char)p[-1]))
+                        return false;
+        }
+        return false;
+}
+
 static char *config_reader(char *str, int num, void *stream)
 {
         struct load_state *s = stream;
@@ -1488,7 +1500,7 @@ static char *config_reader(char *str, int num, void *stream)
                 str[0] = '\0';
                 return str;
         }
-        if (!strpbrk(str, "=:")) {
+        if (!has_separator(str)) {
                 diag_add(s, s->line, "expected KEY=VALUE, a [section] header or a # comment");
                 str[0] = '\0';
         } else if (str[0] == '=' || str[0] == ':') {

@@ -278,6 +278,20 @@ static void test_syntax_details(void **state)
         expect_one_diag("poll-interval=1s\n", 1, "outside of any section");
         expect_one_diag("[daemon]\njust some words\n", 2, "expected KEY=VALUE");
         expect_one_diag("[daemon]\n=5\n", 2, "missing key name");
+        /* Several syntax errors each get their line, including inline-comment cases inih alone would lump together. */
+        {
+                static const char text[] = "[daemon]\ndry-run ; =yes\nwords\npoll-interval=1s ; x = y\nmore words\n";
+                struct config_diags d = {};
+                struct config *n = NULL;
+
+                assert_int_equal(config_load_string("t.conf", text, strlen(text), &n, &d), -EINVAL);
+                assert_null(n);
+                assert_int_equal(d.n, 3);
+                assert_int_equal(d.diag[0].line, 2);
+                assert_int_equal(d.diag[1].line, 3);
+                assert_int_equal(d.diag[2].line, 5);
+                config_diags_done(&d);
+        }
         expect_one_diag("\n\n[daemon\n", 3, "malformed section header");
         expect_one_diag("[port 0000:0c:00.0]\n", 1, "malformed section header");
         expect_one_diag("[daemon \"x\"]\n", 1, "[daemon] takes no name");
