@@ -5,8 +5,13 @@
  *
  *   guest-cxl ports                  one PORT line per root port, CAP lines
  *   guest-cxl topology <bdf>         MEMDEV/REGION/DAX lines below the port
+ *   guest-cxl hold <dev> <seconds>   keep a devdax device mapped (a user of it)
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,8 +84,34 @@ static int cmd_topology(const char *bdf)
         return 0;
 }
 
+/* CXL.mem traffic through devdax: a shared mapping of one 2 MiB page (the device's alignment). */
+static int cmd_hold(const char *dev, unsigned seconds)
+{
+        const size_t len = 2u << 20;
+        volatile uint8_t *p;
+        int fd;
+
+        fd = open(dev, O_RDWR | O_CLOEXEC);
+        if (fd < 0) {
+                printf("ERROR open %s: %s\n", dev, strerror(errno));
+                return 1;
+        }
+        p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED) {
+                printf("ERROR mmap %s: %s\n", dev, strerror(errno));
+                return 1;
+        }
+        p[0] = 0x5a;
+        printf("HOLD %s mapped pid=%d value=0x%02x\n", dev, (int)getpid(), p[0]);
+        fflush(stdout);
+        sleep(seconds);
+        return 0;
+}
+
 int main(int argc, char **argv)
 {
+        if (argc == 4 && !strcmp(argv[1], "hold"))
+                return cmd_hold(argv[2], (unsigned)strtoul(argv[3], NULL, 0));
         if (argc == 2 && !strcmp(argv[1], "ports"))
                 return cmd_ports();
         if (argc == 3 && !strcmp(argv[1], "topology"))

@@ -73,6 +73,22 @@ make_devdax() {
 }
 section region make_devdax
 section topology guest-cxl topology "$RP"
+# A process with dax0.0 mapped is a user the topology must count.
+held_topology() {
+        guest-cxl hold /dev/dax0.0 60 &
+        holder=$!
+        n=50
+        while [ "$n" -gt 0 ] && ! grep -q dax0.0 /proc/$holder/maps 2>/dev/null; do
+                sleep 0.1
+                n=$((n - 1))
+        done
+        guest-cxl topology "$RP"
+        rc=$?
+        kill $holder
+        wait $holder
+        return $rc
+}
+section topology-held held_topology
 section dax-disable daxctl disable-device dax0.0
 section topology-after guest-cxl topology "$RP"
 

@@ -350,12 +350,20 @@ def assert_results(text, have_cxl, have_daemon, args, c):
         dax = re.search(r"^DAX port=0000:0c:00\.0 name=dax0\.0 mode=(\S+) region=(\S+) memdev=(\S+)", out, re.M)
         c.check("topology-dax", rc == 0 and dax is not None and dax.group(1) == "devdax" and dax.group(3) == "mem0",
                 dax.group(0) if dax else f"rc={rc}, no dax0.0 below 0000:0c:00.0")
+        rc, out = sec("topology-held")
+        held = re.search(r"^DAX port=0000:0c:00\.0 name=dax0\.0 .* users=(-?\d+)$", out, re.M)
+        c.check("topology-dax-users", rc == 0 and "HOLD /dev/dax0.0 mapped" in out and held is not None
+                and held.group(1) == "1", f"users={held.group(1)} while one process maps it" if held else f"rc={rc}")
         rc, out = sec("dax-disable")
         c.check("dax-disable", rc == 0, f"daxctl disable-device dax0.0 rc={rc}")
         rc, out = sec("topology-after")
         dax = re.search(r"^DAX port=0000:0c:00\.0 name=dax0\.0 mode=(\S+)", out, re.M)
         c.check("topology-dax-unbound", rc == 0 and dax is not None and dax.group(1) == "unbound",
                 dax.group(0) if dax else f"rc={rc}, dax0.0 not listed")
+        rc, out = sec("topology")
+        idle = re.search(r"^DAX port=0000:0c:00\.0 name=dax0\.0 .* users=(-?\d+)$", out, re.M)
+        c.check("topology-dax-idle", idle is not None and idle.group(1) == "0",
+                f"users={idle.group(1)} with no process mapping it" if idle else "dax0.0 not listed")
 
     # (c), (d) interrupts through the event sources.
     n = args.irq_count
