@@ -36,11 +36,11 @@ static void fence_work(struct action_run *run, pid_t daemon_pid, struct worker_r
         _cleanup_free_ char *paths = NULL;
         size_t n_targets = 0, n_mappers = 0, n_signalled = 0, n_failed = 0;
         int sig = run->policy && run->policy->fence_signal > 0 ? run->policy->fence_signal : SIGBUS;
-        const char *signame = sigabbrev_np(sig) ?: "?";
+        char signame[16];
         unsigned unreadable = 0;
         int k;
 
-        n_targets = 0;
+        snprintf(signame, sizeof(signame), "SIG%s", sigabbrev_np(sig) ?: "?");
         for (char **name = run->event->dax_devices; name && *name; name++)
                 n_targets++;
         if (n_targets == 0) {
