@@ -353,8 +353,18 @@ class Daemon:
                                      + self.output())
         return self
 
+    def write_config(self, text):
+        with open(self.config + ".tmp", "w") as f:
+            f.write(text)
+        os.rename(self.config + ".tmp", self.config)
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
     def output(self):
         """The daemon's stderr and every journal message it sent, for failure reports."""
+        if not hasattr(self, "stderr_file"):
+            return "(daemon never started)\n"
         if not self.stderr_file.closed:
             self.stderr_file.flush()
         with open(self.stderr_path) as f:
