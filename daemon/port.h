@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arming-gate.h"
 #include "cxl-ras.h"
 #include "discover.h"
 #include "transition.h"
@@ -49,6 +50,10 @@ struct port {
         /* The unacknowledged (or acknowledged, while still isolated) event for the current isolation. */
         struct isolation_event *current_event;
         uint64_t n_events;              /* events detected on this port since start */
+
+        /* The arming gate's last decision (daemon/arming.c): logged once per change, shown on D-Bus. */
+        bool gate_decided;
+        struct arming_decision gate;
 };
 
 /* Take over a discovery result (moved: *rp is zeroed). */
