@@ -53,6 +53,7 @@ static void usage(FILE *f)
               "  busy   --port BDF (--ms N | --on | --off)   RP Busy held N ms, or set/cleared\n"
               "  gone   --port BDF                        config and registers read all-ones\n"
               "  truncate --port BDF                      BAR file truncated: mappers get SIGBUS\n"
+              "  restore --port BDF                       the port is back at reset values (new files)\n"
               "\n"
               "Software side (what an operator or the daemon would do):\n"
               "  status --port BDF                        decoded T&I and RAS registers\n"
@@ -526,6 +527,21 @@ static int cmd_truncate(int argc, char **argv)
         return 0;
 }
 
+static int cmd_restore(int argc, char **argv)
+{
+        const char *bdf = port_arg(argc, argv, NULL, 0, NULL, NULL), *tb = testbed();
+        struct sim_port_record rec;
+        int r;
+
+        if (!bdf || !tb)
+                return 2;
+        r = sim_port_lookup(tb, bdf, &rec);
+        if (r < 0)
+                return fail(r, bdf);
+        r = sim_port_restore(tb, &rec);
+        return r < 0 ? fail(r, bdf) : 0;
+}
+
 /* --- software side --- */
 
 /* Open the port's block the way the daemon does: through a register window. */
@@ -883,6 +899,8 @@ int main(int argc, char **argv)
                 return cmd_gone(argc, argv);
         if (strcmp(cmd, "truncate") == 0)
                 return cmd_truncate(argc, argv);
+        if (strcmp(cmd, "restore") == 0)
+                return cmd_restore(argc, argv);
         if (strcmp(cmd, "status") == 0)
                 return cmd_status(argc, argv);
         if (strcmp(cmd, "clear") == 0)

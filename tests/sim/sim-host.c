@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,18 +221,56 @@ static int write_port_record(const char *root, const struct sim_port_layout *l, 
 {
         char path[128];
 
+        /* everything needed to rebuild the port's registers later (restore) */
         snprintf(path, sizeof(path), "/sim/ports/%s", l->bdf);
         return sim_write_text(root, path,
-                              "index=%u\nbir=%u\noffset=0x%" PRIx64 "\nconfig_truncated=%d\n"
-                              "resource=%s/resource%u\nconfig=%s/config\n",
-                              l->index, s->regs.bir, s->regs.block_offset, s->config_truncated,
-                              l->sysfs, s->regs.bir, l->sysfs);
+                              "index=%u\nbir=%u\noffset=0x%" PRIx64 "\nconfig_truncated=%d\nresource_missing=%d\n"
+                              "ti=%d\nmem_isolation=%d\ncache_isolation=%d\ninterrupt=%d\nmsgnum=%u\nerrcor=%d\n"
+                              "ranges=%u\nserial=0x%" PRIx64 "\nresource=%s/resource%u\nconfig=%s/config\n",
+                              l->index, s->regs.bir, s->regs.block_offset, s->config_truncated, s->resource_missing,
+                              s->regs.ti, s->regs.mem_isolation, s->regs.cache_isolation, s->regs.interrupt,
+                              s->regs.interrupt_msgnum, s->regs.errcor_signaling, s->regs.mem_timeout_ranges,
+                              s->regs.serial, l->sysfs, s->regs.bir, l->sysfs);
+}
+
+/*
+ * The files holding the port's registers: config and the BAR with the
+ * component block, at reset values. Written by rename, so a process that
+ * still maps the old BAR keeps the old (gone) file: it has to re-open, as
+ * after a real surprise removal.
+ */
+static int write_rootport_registers(const char *root, const struct sim_port_layout *l, const struct sim_port_spec *s)
+{
+        uint8_t cfg[PCI_CFG_SIZE_PCIE];
+        _cleanup_free_ uint8_t *bar = NULL;
+        uint64_t bar_size = sim_component_bar_size(&s->regs);
+        char path[320];
+
+        TRY(sim_rootport_config_build(&s->regs, l->bar_address, l->bus, l->secondary, l->ep_bar_address, 0x100000,
+                                      cfg));
+        snprintf(path, sizeof(path), "%s/config", l->sysfs);
+        TRY(sim_write_file(root, path, cfg, s->config_truncated ? PCI_CFG_SIZE_LEGACY : sizeof(cfg)));
+        if (s->resource_missing)
+                return 0;
+
+        bar = calloc(1, bar_size);
+        if (!bar)
+                return -ENOMEM;
+        TRY(sim_component_block_build(&s->regs, bar + s->regs.block_offset));
+        snprintf(path, sizeof(path), "%s/resource%u", l->sysfs, s->regs.bir);
+        TRY(sim_write_file(root, path, bar, bar_size));
+        if (s->regs.bir == 1) {
+                /* BAR0 exists too, as a small register window of its own */
+                uint8_t small[4096] = {};
+                snprintf(path, sizeof(path), "%s/resource0", l->sysfs);
+                TRY(sim_write_file(root, path, small, sizeof(small)));
+        }
+        return 0;
 }
 
 static int create_rootport(const char *root, const struct sim_port_layout *l, const struct sim_port_spec *s)
 {
         uint8_t cfg[PCI_CFG_SIZE_PCIE];
-        _cleanup_free_ uint8_t *bar = NULL;
         uint64_t bar_size = sim_component_bar_size(&s->regs);
         struct resource_line res[17] = {};
         char path[320];
@@ -244,7 +283,7 @@ static int create_rootport(const char *root, const struct sim_port_layout *l, co
         TRY(sim_rootport_config_build(&s->regs, l->bar_address, l->bus, l->secondary, l->ep_bar_address, 0x100000,
                                       cfg));
         TRY(add_pci_function(root, l->sysfs, l->bdf, SIM_RP_VENDOR, SIM_RP_DEVICE, SIM_RP_CLASS, "pcieport", cfg,
-                             s->config_truncated ? PCI_CFG_SIZE_LEGACY : sizeof(cfg), 24 + l->index));
+                             sizeof(cfg), 24 + l->index));
         TRY(attr(root, l->sysfs, "secondary_bus_number", "%u\n", l->secondary));
         TRY(attr(root, l->sysfs, "subordinate_bus_number", "%u\n", l->secondary));
         TRY(write_aer_files(root, l->sysfs, true));
@@ -261,21 +300,7 @@ static int create_rootport(const char *root, const struct sim_port_layout *l, co
         }
         res[14] = (struct resource_line) { l->ep_bar_address, l->ep_bar_address + 0xfffff, RES_MEM };
         TRY(write_resource_file(root, l->sysfs, res, ELEMENTSOF(res)));
-
-        if (!s->resource_missing) {
-                bar = calloc(1, bar_size);
-                if (!bar)
-                        return -ENOMEM;
-                TRY(sim_component_block_build(&s->regs, bar + s->regs.block_offset));
-                snprintf(path, sizeof(path), "%s/resource%u", l->sysfs, s->regs.bir);
-                TRY(sim_write_file(root, path, bar, bar_size));
-                if (s->regs.bir == 1) {
-                        /* BAR0 exists too, as a small register window of its own */
-                        uint8_t small[4096] = {};
-                        snprintf(path, sizeof(path), "%s/resource0", l->sysfs);
-                        TRY(sim_write_file(root, path, small, sizeof(small)));
-                }
-        }
+        TRY(write_rootport_registers(root, l, s));
 
         snprintf(path, sizeof(path), "/sys/bus/pci/slots/%u", l->secondary);
         TRY(sim_mkdir_p(root, path));
@@ -604,10 +629,43 @@ int sim_port_lookup(const char *root, const char *bdf, struct sim_port_record *r
         p.block_offset = strtoull(v, NULL, 0);
         TRY(record_value(text, "config_truncated", v, sizeof(v)));
         p.config_truncated = strcmp(v, "1") == 0;
+
+        static const struct {
+                const char *key;
+                size_t off;
+        } flags[] = {
+                { "resource_missing", offsetof(struct sim_port_spec, resource_missing) },
+                { "ti", offsetof(struct sim_port_spec, regs.ti) },
+                { "mem_isolation", offsetof(struct sim_port_spec, regs.mem_isolation) },
+                { "cache_isolation", offsetof(struct sim_port_spec, regs.cache_isolation) },
+                { "interrupt", offsetof(struct sim_port_spec, regs.interrupt) },
+                { "errcor", offsetof(struct sim_port_spec, regs.errcor_signaling) },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(flags); i++) {
+                TRY(record_value(text, flags[i].key, v, sizeof(v)));
+                *(bool *)((uint8_t *)&p.spec + flags[i].off) = strcmp(v, "1") == 0;
+        }
+        p.spec.config_truncated = p.config_truncated;
+        p.spec.regs.bir = p.bir;
+        p.spec.regs.block_offset = p.block_offset;
+        TRY(record_value(text, "msgnum", v, sizeof(v)));
+        p.spec.regs.interrupt_msgnum = (uint8_t)strtoul(v, NULL, 10);
+        TRY(record_value(text, "ranges", v, sizeof(v)));
+        p.spec.regs.mem_timeout_ranges = (uint8_t)strtoul(v, NULL, 10);
+        TRY(record_value(text, "serial", v, sizeof(v)));
+        p.spec.regs.serial = strtoull(v, NULL, 0);
         TRY(record_value(text, "resource", p.resource_path, sizeof(p.resource_path)));
         TRY(record_value(text, "config", p.config_path, sizeof(p.config_path)));
         *ret = p;
         return 0;
+}
+
+int sim_port_restore(const char *root, const struct sim_port_record *p)
+{
+        struct sim_port_layout l;
+
+        sim_port_layout(p->index, &l);
+        return write_rootport_registers(root, &l, &p->spec);
 }
 
 int sim_aer_count(const char *root, const struct sim_port_record *p, const char *kind, const char *counter)

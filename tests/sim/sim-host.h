@@ -65,9 +65,16 @@ struct sim_port_record {
         bool config_truncated;
         char resource_path[192];        /* "/sys/.../resource0" */
         char config_path[192];
+        struct sim_port_spec spec;      /* as created */
 };
 /* -ENOENT if the testbed has no such port. Accepts "0000:0c:00.0" or "0c:00.0". */
 int sim_port_lookup(const char *root, const char *bdf, struct sim_port_record *ret);
+
+/*
+ * The port is back (after a reset, a re-enumeration): config and BAR files
+ * rewritten at reset values, as new files; mappers of the old BAR must re-open.
+ */
+int sim_port_restore(const char *root, const struct sim_port_record *p);
 
 /* AER counters: add `n` to a named counter line of aer_dev_<kind> and to its TOTAL_ERR_* line. */
 int sim_aer_count(const char *root, const struct sim_port_record *p, const char *kind, const char *counter);

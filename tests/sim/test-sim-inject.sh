@@ -63,4 +63,13 @@ if "$sim" status --port 0000:1c:00.0 >/dev/null 2>&1; then fail "status of a gon
 "$sim" truncate --port 0000:2c:00.0
 rc=0; "$sim" status --port 0000:2c:00.0 >/dev/null 2>&1 || rc=$?
 [ $rc = 1 ] || fail "status of a truncated BAR should fail cleanly, got $rc"
+
+# and both come back at reset values
+for q in 0000:1c:00.0 0000:2c:00.0; do
+        "$sim" restore --port $q
+        [ "$(field $q kind)" = none ] || fail "$q after restore"
+        [ "$(field $q control)" = 0x00000000 ] || fail "$q control after restore"
+done
+[ "$(od -An -tx4 -N4 "$tb/host/sys/devices/pci0000:1c/0000:1c:00.0/config" | tr -d ' ')" = 70758086 ] ||
+        fail "config after restore"
 echo "ok: injector and operator commands"
