@@ -18,7 +18,16 @@
 int cxl_ti_clear_isolation(struct regwin *w, uint32_t ti_offset, uint64_t timeout_usec, uint64_t poll_usec,
                            uint32_t *ret_status_after);
 
-/* Read-modify-write of control per cxl_ti_control_arm(); returns the value read back. */
+/*
+ * Read-modify-write of control per cxl_ti_control_arm(); returns the value read back.
+ * Errors of cxl_ti_control_arm() (-EOPNOTSUPP, -EINVAL) leave control unwritten;
+ * -EIO if the value read back differs from the one written (the port dropped
+ * it); -ENODEV if gone.
+ */
 int cxl_ti_arm(struct regwin *w, uint32_t ti_offset, const struct cxl_ti_arm_request *req, uint32_t *ret_control);
-/* Disarm waits for RP Busy = 0 like the clear does (the quiesce rule), then clears the enables. */
+/*
+ * Disarm waits for RP Busy = 0 like the clear does (the quiesce rule), then clears the enables.
+ * RP Busy is waited for only while bit 8 or 12 is set: otherwise its value is undefined.
+ * -ETIMEDOUT without writing; -EIO/-ENODEV as for arming.
+ */
 int cxl_ti_disarm(struct regwin *w, uint32_t ti_offset, uint64_t timeout_usec, uint64_t poll_usec, uint32_t *ret_control);

@@ -10,7 +10,10 @@
  *            under the simulator's testbed. Reads are identical to mmio.
  * Every access is SIGBUS-safe: a revoked mapping (revoke_iomem) or a removed
  * device/truncated file makes the access return -ENODEV instead of killing the
- * process, and the window stays "gone" from then on.
+ * process, and the window stays "gone" from then on. The process-wide SIGBUS
+ * handler is installed by the first open (and again by a later open if someone
+ * replaced it); a SIGBUS outside a register access goes to the previous handler.
+ * Register values are little-endian; this code assumes a little-endian host.
  */
 #pragma once
 
@@ -37,7 +40,10 @@ int regwin_open_resource(const char *path, uint64_t offset, size_t len, unsigned
 int regwin_new_mmio(void *map, size_t map_len, size_t offset, size_t len, int fd, struct regwin **ret);
 struct regwin *regwin_free(struct regwin *w);
 
-/* -EINVAL misaligned or out of range; -ENODEV if the access faulted (SIGBUS) or faulted before. */
+/*
+ * -EINVAL misaligned or out of range; -ENODEV if the access faulted (SIGBUS) or faulted before.
+ * Writes: -EBADF on a window opened without REGWIN_WRITABLE.
+ */
 int regwin_read32(struct regwin *w, uint32_t offset, uint32_t *ret);
 int regwin_write32(struct regwin *w, uint32_t offset, uint32_t value);
 /* Copy [offset, offset+len) with aligned 32-bit reads into buf. */
