@@ -15,6 +15,7 @@ mount -t tmpfs tmpfs /run
 . /etc/guest.conf
 
 EDU=0000:00:05.0
+IVSHMEM=0000:00:06.0
 RP=0000:0c:00.0
 
 # section NAME CMD...: run CMD with its output inside the markers.
@@ -92,25 +93,29 @@ section topology-held held_topology
 section dax-disable daxctl disable-device dax0.0
 section topology-after guest-cxl topology "$RP"
 
-# (c) VFIO: edu bound to vfio-pci, MSI vector 0 and INTx into an eventfd.
+# (c) VFIO: edu bound to vfio-pci, MSI vector 0 and INTx into an eventfd;
+# ivshmem-doorbell, MSI-X vector 3 of 4 (a message number other than 0).
 bind_vfio() {
         for m in irqbypass vfio vfio_iommu_type1 vfio-pci-core vfio-pci; do
                 modprobe "$m" || { echo "modprobe $m failed"; return 1; }
         done
-        if [ -e /sys/bus/pci/devices/$EDU/driver ]; then
-                echo "$EDU" > /sys/bus/pci/devices/$EDU/driver/unbind
-        fi
-        echo vfio-pci > /sys/bus/pci/devices/$EDU/driver_override
-        echo "$EDU" > /sys/bus/pci/drivers_probe
-        group=$(basename "$(readlink /sys/bus/pci/devices/$EDU/iommu_group)")
-        wait_for 20 /dev/vfio/"$group" || { echo "no /dev/vfio/$group"; return 1; }
-        echo "driver=$(basename "$(readlink /sys/bus/pci/devices/$EDU/driver)") group=$group"
+        for dev in "$@"; do
+                if [ -e /sys/bus/pci/devices/$dev/driver ]; then
+                        echo "$dev" > /sys/bus/pci/devices/$dev/driver/unbind
+                fi
+                echo vfio-pci > /sys/bus/pci/devices/$dev/driver_override
+                echo "$dev" > /sys/bus/pci/drivers_probe
+                group=$(basename "$(readlink /sys/bus/pci/devices/$dev/iommu_group)")
+                wait_for 20 /dev/vfio/"$group" || { echo "no /dev/vfio/$group"; return 1; }
+                echo "$dev driver=$(basename "$(readlink /sys/bus/pci/devices/$dev/driver)") group=$group"
+        done
 }
-section vfio-bind bind_vfio
+section vfio-bind bind_vfio "$EDU" "$IVSHMEM"
 # Negative control first: without Bus Master Enable the MSI must not arrive.
 section vfio-msi-nobm guest-irq vfio-msi-nobm "$EDU" 5 0
 section vfio-msi guest-irq vfio-msi "$EDU" "$IRQ_COUNT" 0
 section vfio-intx guest-irq vfio-intx "$EDU" "$IRQ_COUNT" 0
+section vfio-msix guest-irq vfio-msix "$IVSHMEM" "$IRQ_COUNT" 3
 
 # (d) UIO: the same device on uio_pci_generic, INTx.
 bind_uio() {

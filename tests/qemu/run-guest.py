@@ -15,8 +15,11 @@ import json
 import os
 import re
 import shutil
+import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
 
 SKIP = 77
@@ -217,6 +220,53 @@ def qemu_works(qemu):
             skip(f"{qemu} has no {dev} device")
 
 
+IVSHMEM_VECTORS = 4
+IVSHMEM_PEER_ID = 0
+
+
+class IvshmemServer:
+    """The server side of ivshmem-doorbell's protocol (docs/specs/ivshmem-spec),
+    for one peer that rings its own doorbell: it gets the shared memory and an
+    eventfd per vector for itself, so a doorbell write to its own ID becomes
+    an MSI-X message on that vector. No other peers."""
+
+    def __init__(self, path):
+        self.path = path
+        if os.path.exists(path):
+            os.unlink(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(path)
+        self.sock.listen(1)
+        self.shm = os.memfd_create("ivshmem", 0)
+        os.ftruncate(self.shm, 1 << 20)
+        self.eventfds = [os.eventfd(0, os.EFD_CLOEXEC) for _ in range(IVSHMEM_VECTORS)]
+        self.error = None
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self):
+        try:
+            conn, _ = self.sock.accept()
+            with conn:
+                msg = lambda v: struct.pack("<q", v)
+                conn.sendall(msg(0))                       # protocol version
+                conn.sendall(msg(IVSHMEM_PEER_ID))         # the client's ID
+                socket.send_fds(conn, [msg(-1)], [self.shm])
+                for fd in self.eventfds:                   # its own vectors
+                    socket.send_fds(conn, [msg(IVSHMEM_PEER_ID)], [fd])
+                while conn.recv(4096):                     # hold the connection until QEMU exits
+                    pass
+        except OSError as e:
+            self.error = e
+
+    def close(self):
+        self.sock.close()
+        for fd in self.eventfds + [self.shm]:
+            os.close(fd)
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+
+
 def boot(args, vmlinuz, initrd, work):
     for f in ["pmem0.raw", "lsa0.raw"]:
         p = os.path.join(work, f)
@@ -227,6 +277,7 @@ def boot(args, vmlinuz, initrd, work):
         f.truncate(256 << 20)
     with open(os.path.join(work, "lsa0.raw"), "wb") as f:
         f.truncate(1 << 20)
+    ivshmem = IvshmemServer(os.path.join(work, "ivshmem.sock"))
     cmd = [args.qemu, "-accel", "tcg", "-cpu", "max,-hypervisor", "-smp", "2",
            "-M", "q35,cxl=on", "-m", "2G,maxmem=4G,slots=4",
            "-nographic", "-no-reboot", "-serial", "mon:stdio", "-display", "none",
@@ -239,6 +290,8 @@ def boot(args, vmlinuz, initrd, work):
            "-device", "cxl-rp,port=0,bus=cxl.1,id=rp0,chassis=0,slot=2",
            "-device", "cxl-type3,bus=rp0,memdev=cxl-mem0,lsa=cxl-lsa0,id=cxl-pmem0",
            "-device", "edu,bus=pcie.0,addr=0x5",
+           "-chardev", f"socket,path={ivshmem.path},id=ivshmem0",
+           "-device", f"ivshmem-doorbell,bus=pcie.0,addr=0x6,chardev=ivshmem0,vectors={IVSHMEM_VECTORS}",
            "-M", "cxl-fmw.0.targets.0=cxl.1,cxl-fmw.0.size=4G"]
     log("qemu: " + " ".join(cmd))
     logpath = os.path.join(work, "serial.log")
@@ -250,6 +303,9 @@ def boot(args, vmlinuz, initrd, work):
             rc = r.returncode
         except subprocess.TimeoutExpired:
             rc = None
+    ivshmem.close()
+    if ivshmem.error:
+        print(f"ivshmem server: {ivshmem.error}")
     elapsed = time.monotonic() - start
     with open(logpath, errors="replace") as f:
         text = f.read().replace("\r", "")
@@ -371,11 +427,16 @@ def assert_results(text, have_cxl, have_daemon, args, c):
     m = re.search(r"^vfio-msi-nobm (\d+)/(\d+) interrupts.*$", out, re.M)
     c.check("vfio-msi-no-bus-master", rc == 0 and m is not None and m.group(1) == "0" and m.group(2) == "5",
             (m.group(0) + " (negative control: none expected)") if m else f"rc={rc} {out.strip()[-200:]}")
-    for name, mode in [("vfio-msi", "vfio-msi"), ("vfio-intx", "vfio-intx"), ("uio-intx", "uio")]:
+    for name, mode in [("vfio-msi", "vfio-msi"), ("vfio-intx", "vfio-intx"), ("vfio-msix", "vfio-msix"),
+                       ("uio-intx", "uio")]:
         rc, out = sec(name)
         m = re.search(rf"^{mode} (\d+)/(\d+) interrupts.*$", out, re.M)
         c.check(name, rc == 0 and m is not None and m.group(1) == m.group(2) == str(n),
                 m.group(0) if m else f"rc={rc} {out.strip()[-200:]}")
+        if mode == "vfio-msix":
+            c.check("vfio-msix-other-vector", m is not None and "vector=3 " in m.group(0)
+                    and " other-vector=2 wakes=0/5" in m.group(0),
+                    "doorbells on vector 2 never reached vector 3's eventfd" if m else "no result")
 
 
 def main():
