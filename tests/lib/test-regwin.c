@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -161,6 +163,63 @@ static void test_truncated_file_is_enodev(void **state)
         regwin_free(w);
 }
 
+struct reader {
+        struct regwin *w;
+        volatile int stop;
+        int errors;
+        long reads;
+};
+
+static void *read_loop(void *arg)
+{
+        struct reader *r = arg;
+        uint32_t v;
+
+        while (!r->stop) {
+                if (regwin_read32(r->w, CXL_CM_OFFSET, &v) < 0 || CXL_CM_CAP_ID(v) != CXL_CM_CAP_ARRAY)
+                        r->errors++;
+                __atomic_add_fetch(&r->reads, 1, __ATOMIC_RELAXED);
+        }
+        return NULL;
+}
+
+/* The guard is per thread: a fault in one thread's window must not disturb another's reads. */
+static void test_fault_in_one_thread_only(void **state)
+{
+        struct fixture *f = *state;
+        struct fixture second = {};
+        struct reader r = {};
+        struct regwin *w;
+        pthread_t t;
+        uint32_t v;
+        long seen;
+
+        strcpy(second.dir, f->dir);
+        snprintf(second.path, sizeof(second.path), "%s/resource1", f->dir);
+        write_bar(&second, CXL_COMPONENT_BLOCK_SIZE, 0);
+        assert_int_equal(regwin_open_resource(f->path, 0, CXL_COMPONENT_BLOCK_SIZE, 0, &r.w), 0);
+        assert_int_equal(regwin_open_resource(second.path, 0, CXL_COMPONENT_BLOCK_SIZE, 0, &w), 0);
+
+        assert_int_equal(pthread_create(&t, NULL, read_loop, &r), 0);
+        while (__atomic_load_n(&r.reads, __ATOMIC_RELAXED) < 1000)
+                sched_yield();
+        assert_int_equal(truncate(second.path, 0), 0);
+        assert_int_equal(regwin_read32(w, CXL_CM_OFFSET, &v), -ENODEV);
+        /* the other thread keeps reading its healthy window afterwards */
+        seen = __atomic_load_n(&r.reads, __ATOMIC_RELAXED);
+        while (__atomic_load_n(&r.reads, __ATOMIC_RELAXED) < seen + 1000)
+                sched_yield();
+        r.stop = 1;
+        assert_int_equal(pthread_join(t, NULL), 0);
+
+        assert_int_equal(r.errors, 0);
+        assert_false(regwin_is_gone(r.w));
+        assert_true(regwin_is_gone(w));
+        regwin_free(w);
+        regwin_free(r.w);
+        unlink(second.path);
+}
+
 /*
  * A SIGBUS outside any guarded access is a real bug: it must still kill the
  * process (with SIGBUS, as without our handler), not be swallowed.
@@ -234,6 +293,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_bounds, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_block_at_offset, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_truncated_file_is_enodev, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_fault_in_one_thread_only, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unguarded_fault_still_kills, setup, teardown),
                 cmocka_unit_test(test_non_regular_file_is_mmio),
                 cmocka_unit_test(test_wrapped_mapping),
