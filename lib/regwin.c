@@ -101,8 +101,19 @@ static int guarded_access(struct regwin *w, enum access_op op, uint32_t offset, 
         uint32_t v = 0;
         int r = 0;
 
-        if (sigsetjmp(jump, 1) != 0) {
+        /*
+         * No signal mask saved: that would cost a syscall on every register
+         * access. The fault path unblocks SIGBUS itself instead, since leaving
+         * the handler by a jump leaves it blocked, and a fault with SIGBUS
+         * blocked kills the process.
+         */
+        if (sigsetjmp(jump, 0) != 0) {
+                sigset_t bus;
+
                 __atomic_signal_fence(__ATOMIC_SEQ_CST);
+                sigemptyset(&bus);
+                sigaddset(&bus, SIGBUS);
+                (void)pthread_sigmask(SIG_UNBLOCK, &bus, NULL);
                 w->gone = true;
                 return -ENODEV;
         }
