@@ -392,6 +392,23 @@ int vfio_source_arm(struct vfio_source *s, enum vfio_irq_kind kind, unsigned vec
         return 0;
 }
 
+int vfio_source_arm_message_number(struct vfio_source *s, unsigned msgnum, enum vfio_irq_kind *ret_kind)
+{
+        struct vfio_irq_info info = { .argsz = sizeof(info), .index = VFIO_PCI_MSIX_IRQ_INDEX };
+        enum vfio_irq_kind kind;
+        int r;
+
+        if (ioctl(s->device_fd, VFIO_DEVICE_GET_IRQ_INFO, &info) < 0)
+                return -errno;
+        /* With MSI-X present the message number indexes its table, not an MSI vector. */
+        kind = info.count > 0 ? VFIO_SOURCE_MSIX : VFIO_SOURCE_MSI;
+        r = vfio_source_arm(s, kind, msgnum);
+        if (r < 0)
+                return r;
+        *ret_kind = kind;
+        return 0;
+}
+
 int vfio_source_eventfd(const struct vfio_source *s)
 {
         return s->event_fd >= 0 ? s->event_fd : -EBADF;

@@ -57,6 +57,14 @@ int vfio_source_bar_regwin(struct vfio_source *s, unsigned bar, struct regwin **
  * has no such vector. Re-arming first disarms.
  */
 int vfio_source_arm(struct vfio_source *s, enum vfio_irq_kind kind, unsigned vector);
+/*
+ * Arm the vector a PCIe Interrupt Message Number field names (T&I capability
+ * bits 31:27 and the like): an MSI-X table entry when the function has MSI-X
+ * (the kernel then enables MSI-X, as Linux itself prefers), else an MSI
+ * vector. -ENXIO the number is beyond the function's vectors. *ret_kind says
+ * which was armed.
+ */
+int vfio_source_arm_message_number(struct vfio_source *s, unsigned msgnum, enum vfio_irq_kind *ret_kind);
 /* Eventfd to poll (EPOLLIN), -EBADF if not armed. Owned by the source. */
 int vfio_source_eventfd(const struct vfio_source *s);
 /* Read the eventfd counter: interrupts since the last call. -EAGAIN if none. */

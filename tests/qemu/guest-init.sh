@@ -116,6 +116,9 @@ section vfio-msi-nobm guest-irq vfio-msi-nobm "$EDU" 5 0
 section vfio-msi guest-irq vfio-msi "$EDU" "$IRQ_COUNT" 0
 section vfio-intx guest-irq vfio-intx "$EDU" "$IRQ_COUNT" 0
 section vfio-msix guest-irq vfio-msix "$IVSHMEM" "$IRQ_COUNT" 3
+# By message number, as a T&I interrupt would be armed: MSI on edu, MSI-X on ivshmem.
+section vfio-msgnum-edu guest-irq vfio-msgnum "$EDU" 50 0
+section vfio-msgnum-ivshmem guest-irq vfio-msgnum "$IVSHMEM" 50 3
 
 # (d) UIO: the same device on uio_pci_generic, INTx.
 bind_uio() {

@@ -6,7 +6,10 @@
  * must wake an sd-event loop through the source's fd, as the daemon would
  * use it, exactly once.
  *
- *   guest-irq vfio-msi|vfio-intx|vfio-msi-nobm|vfio-msix|uio <bdf> <count> [vector]
+ *   guest-irq vfio-msi|vfio-intx|vfio-msi-nobm|vfio-msix|vfio-msgnum|uio <bdf> <count> [vector]
+ *
+ * vfio-msgnum arms by message number, as for a T&I interrupt: MSI-X if the
+ * function has it, else MSI.
  *
  * Prints one line "<mode> <received>/<count> interrupts ..." and exits 0 only
  * if every interrupt arrived once. Negative controls, which must see nothing:
@@ -43,13 +46,14 @@
 
 #define TEST_BAR                0
 
-enum mode { MODE_VFIO_MSI, MODE_VFIO_INTX, MODE_VFIO_MSI_NOBM, MODE_VFIO_MSIX, MODE_UIO };
+enum mode { MODE_VFIO_MSI, MODE_VFIO_INTX, MODE_VFIO_MSI_NOBM, MODE_VFIO_MSIX, MODE_VFIO_MSGNUM, MODE_UIO };
 enum device { DEV_EDU, DEV_IVSHMEM };
 
 struct ctx {
         enum mode mode;
         enum device device;
         unsigned vector;
+        enum vfio_irq_kind kind;        /* what vfio armed */
         struct vfio_source *vfio;
         struct uio_source *uio;
         struct regwin *win;     /* BAR0 as a register window, used once set */
@@ -180,7 +184,8 @@ static int parse_mode(const char *s, enum mode *ret)
 {
         static const char *const names[] = {
                 [MODE_VFIO_MSI] = "vfio-msi", [MODE_VFIO_INTX] = "vfio-intx",
-                [MODE_VFIO_MSI_NOBM] = "vfio-msi-nobm", [MODE_VFIO_MSIX] = "vfio-msix", [MODE_UIO] = "uio",
+                [MODE_VFIO_MSI_NOBM] = "vfio-msi-nobm", [MODE_VFIO_MSIX] = "vfio-msix",
+                [MODE_VFIO_MSGNUM] = "vfio-msgnum", [MODE_UIO] = "uio",
         };
 
         for (size_t i = 0; i < ELEMENTSOF(names); i++)
@@ -266,11 +271,13 @@ static int setup(struct ctx *c, const char *mode, const char *bdf, int *ret_fd)
                 r = vfio_source_enable_bus_master(c->vfio);
                 break;
         }
-        if (r >= 0)
-                r = vfio_source_arm(c->vfio,
-                                    c->mode == MODE_VFIO_INTX ? VFIO_SOURCE_INTX :
-                                    c->mode == MODE_VFIO_MSIX ? VFIO_SOURCE_MSIX : VFIO_SOURCE_MSI,
-                                    c->vector);
+        if (r >= 0 && c->mode == MODE_VFIO_MSGNUM)
+                r = vfio_source_arm_message_number(c->vfio, c->vector, &c->kind);
+        else if (r >= 0) {
+                c->kind = c->mode == MODE_VFIO_INTX ? VFIO_SOURCE_INTX :
+                          c->mode == MODE_VFIO_MSIX ? VFIO_SOURCE_MSIX : VFIO_SOURCE_MSI;
+                r = vfio_source_arm(c->vfio, c->kind, c->vector);
+        }
         if (r < 0) {
                 printf("%s arm vector %u: %s\n", mode, c->vector, strerror(-r));
                 return r;
@@ -359,6 +366,8 @@ int main(int argc, char **argv)
                argv[1], received, count, c.device == DEV_EDU ? "edu" : "ivshmem", c.vector,
                (unsigned long long)c.events, extra, received ? lat[received / 2] / 1000.0 : 0.0, path);
         printf(" regwin=%zu", c.win ? regwin_size(c.win) : 0);
+        if (c.vfio)
+                printf(" armed=%s", c.kind == VFIO_SOURCE_MSIX ? "msix" : c.kind == VFIO_SOURCE_MSI ? "msi" : "intx");
         if (c.mode == MODE_VFIO_MSIX)
                 printf(" other-vector=%u wakes=%u/%u", c.vector ? c.vector - 1 : c.vector + 1, other_wakes, other_tries);
         if (c.error)

@@ -423,6 +423,11 @@ def assert_results(text, have_cxl, have_daemon, args, c):
 
     # (c), (d) interrupts through the event sources.
     n = args.irq_count
+    for name, armed in [("vfio-msgnum-edu", "msi"), ("vfio-msgnum-ivshmem", "msix")]:
+        rc, out = sec(name)
+        m = re.search(r"^vfio-msgnum (\d+)/(\d+) interrupts.*$", out, re.M)
+        c.check(name, rc == 0 and m is not None and m.group(1) == m.group(2) == "50" and f" armed={armed}" in m.group(0),
+                m.group(0) if m else f"rc={rc} {out.strip()[-200:]}")
     rc, out = sec("vfio-msi-nobm")
     m = re.search(r"^vfio-msi-nobm (\d+)/(\d+) interrupts.*$", out, re.M)
     c.check("vfio-msi-no-bus-master", rc == 0 and m is not None and m.group(1) == "0" and m.group(2) == "5",
