@@ -242,10 +242,11 @@ static int check_sample(struct checker *c, unsigned line, const char *l)
                 return reject(c, line, "too many series");
         c->series[c->n_series] = strndup(l, (size_t)(p - l));
         assert_non_null(c->series[c->n_series]);
-        for (size_t i = 0; i < c->n_series; i++)
-                if (strcmp(c->series[i], c->series[c->n_series]) == 0)
-                        return reject(c, line, "duplicate series %s", c->series[i]);
+        /* Counted first, so the series is freed with the others even when it is the duplicate. */
         c->n_series++;
+        for (size_t i = 0; i + 1 < c->n_series; i++)
+                if (strcmp(c->series[i], c->series[c->n_series - 1]) == 0)
+                        return reject(c, line, "duplicate series %s", c->series[i]);
 
         value = ++p;
         if (strcmp(value, "+Inf") == 0 || strcmp(value, "-Inf") == 0 || strcmp(value, "NaN") == 0)
