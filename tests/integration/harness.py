@@ -140,7 +140,10 @@ class JournalCapture:
 
     def _receive_one(self):
         fd_size = array.array("i").itemsize
-        msg, anc, _flags, _addr = self.sock.recvmsg(1 << 20, socket.CMSG_SPACE(4 * fd_size))
+        # libsystemd raises its send buffer to 8 MiB, so a datagram can be that large.
+        msg, anc, flags, _addr = self.sock.recvmsg(16 << 20, socket.CMSG_SPACE(4 * fd_size))
+        if flags & socket.MSG_TRUNC:
+            raise ValueError("journal datagram truncated")
         fds = []
         for level, kind, cdata in anc:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
@@ -303,6 +306,14 @@ mount --bind "$CXL_TEST_JOURNAL_DIR" /run/systemd/journal
 unset CXL_TEST_JOURNAL_DIR
 exec "$@"
 """
+
+
+def run_with_journal(journal, argv, env=None, timeout=30):
+    """Run argv in a private mount namespace whose /run/systemd/journal/socket is journal's socket."""
+    env = dict(env if env is not None else os.environ)
+    env["CXL_TEST_JOURNAL_DIR"] = journal.directory
+    return subprocess.run(["unshare", "-m", "--", "sh", "-c", _NAMESPACE_SETUP, "sh"] + list(argv), env=env,
+                          capture_output=True, text=True, timeout=timeout)
 
 
 class Daemon:
