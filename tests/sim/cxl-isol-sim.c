@@ -58,8 +58,9 @@ static void usage(FILE *f)
               "Software side (what an operator or the daemon would do):\n"
               "  status --port BDF                        decoded T&I and RAS registers\n"
               "  clear  --port BDF [--timeout-ms N]       cxl_ti_clear_isolation()\n"
-              "  arm    --port BDF [--no-interrupt] [--timeout-value HEX]\n"
-              "         CXL.mem isolation (+ link down, interrupt, ERR_COR where supported)\n"
+              "  arm    --port BDF [--no-interrupt] [--timeout-value HEX] [--cache]\n"
+              "         CXL.mem isolation (+ link down, interrupt, ERR_COR where supported);\n"
+              "         --cache also CXL.cache isolation and timeout, as firmware might\n"
               "\n"
               "Kernel side (sysfs changes with their uevents):\n"
               "  dax --name daxX.Y --mode devdax|system-ram\n"
@@ -671,6 +672,7 @@ static int cmd_clear(int argc, char **argv)
 
 struct arm_args {
         bool no_interrupt;
+        bool cache;
         long timeout_value;
 };
 
@@ -680,6 +682,8 @@ static void take_arm(int c, const char *arg, void *ud)
 
         if (c == 'n')
                 a->no_interrupt = true;
+        else if (c == 'c')
+                a->cache = true;
         else if (c == 't')
                 a->timeout_value = strtol(arg, NULL, 16);
 }
@@ -688,6 +692,7 @@ static int cmd_arm(int argc, char **argv)
 {
         static const struct option extra[] = {
                 { "no-interrupt", no_argument, NULL, 'n' },
+                { "cache", no_argument, NULL, 'c' },
                 { "timeout-value", required_argument, NULL, 't' },
         };
         struct arm_args a = { .timeout_value = -1 };
@@ -714,6 +719,19 @@ static int cmd_arm(int argc, char **argv)
                 .mem_timeout_value = a.timeout_value >= 0 ? (uint8_t)a.timeout_value : 0,
         };
         r = cxl_ti_arm(w, ti, &req, &ctl);
+        if (r >= 0 && a.cache) {
+                /* CXL.cache isolation: not something cxl-isold arms; firmware may have */
+                uint32_t bits = 0;
+                if (cap & CXL_TI_CAP_CACHE_ISOLATION)
+                        bits |= CXL_TI_CTL_CACHE_ISOLATION_ENABLE;
+                if (cap & CXL_TI_CAP_CACHE_ISOLATION_LINKDOWN)
+                        bits |= CXL_TI_CTL_CACHE_ISOLATION_LINKDOWN_ENABLE;
+                if (cap & CXL_TI_CAP_CACHE_TIMEOUT)
+                        bits |= CXL_TI_CTL_CACHE_TIMEOUT_ENABLE;
+                r = bits ? regwin_write32(w, ti + CXL_TI_CONTROL, ctl | bits) : -EOPNOTSUPP;
+                if (r >= 0)
+                        r = regwin_read32(w, ti + CXL_TI_CONTROL, &ctl);
+        }
         regwin_free(w);
         if (r < 0)
                 return fail(r, "arm");

@@ -50,6 +50,12 @@ field $p status | grep -q 'mem-isolated' || fail "isolation must survive a refus
 rc=0; "$sim" clear --port $p 2>/dev/null || rc=$?
 [ $rc = 3 ] || fail "clearing a port that is not isolated should say so (3), got $rc"
 
+# CXL.cache isolation, armed the way firmware might
+"$sim" arm --port $p --cache >/dev/null
+"$sim" inject --port $p --kind cache-link-down | grep -q ': isolated' || fail "cache isolation"
+[ "$(field $p kind)" = cache-link-down ] || fail "cache kind"
+"$sim" clear --port $p >/dev/null || fail "clear cache isolation"
+
 # QEMU-like port: no T&I
 [ "$(field 0000:3c:00.0 ti_offset)" = none ] || fail "no-ti port shows T&I"
 if "$sim" inject --port 0000:3c:00.0 --kind mem-link-down >/dev/null 2>&1; then fail "injected into a port without T&I"; fi
