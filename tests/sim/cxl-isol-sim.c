@@ -47,7 +47,8 @@ static void usage(FILE *f)
               "  env [--testbed DIR]                    print UMOCKDEV_DIR=... LD_PRELOAD=...\n"
               "\n"
               "Hardware side (the port itself):\n"
-              "  inject --port BDF --kind mem-link-down|mem-timeout|cache-link-down|cache-timeout [--uevents]\n"
+              "  inject --port BDF --kind mem-link-down|mem-timeout|cache-link-down|cache-timeout\n"
+              "         [--uevents] [--busy-ms N]   (--busy-ms: RP Busy held N ms after isolating)\n"
               "         --uevents: then the kernel's failed AER recovery (BEGIN_RECOVERY on the\n"
               "         memory device, FAILED_RECOVERY on the root port)\n"
               "  busy   --port BDF (--ms N | --on | --off)   RP Busy held N ms, or set/cleared\n"
@@ -347,6 +348,7 @@ static int parse_kind(const char *s, enum regmodel_isolation *ret)
 struct inject_args {
         const char *kind;
         bool uevents;
+        long busy_ms;
 };
 
 static void take_inject(int c, const char *arg, void *ud)
@@ -357,6 +359,8 @@ static void take_inject(int c, const char *arg, void *ud)
                 a->kind = arg;
         else if (c == 'u')
                 a->uevents = true;
+        else if (c == 'b')
+                a->busy_ms = strtol(arg, NULL, 10);
 }
 
 static int send_uevent(const char *tb, const char *devpath, const char *action, const char *subsystem,
@@ -382,6 +386,7 @@ static int cmd_inject(int argc, char **argv)
         static const struct option extra[] = {
                 { "kind", required_argument, NULL, 'k' },
                 { "uevents", no_argument, NULL, 'u' },
+                { "busy-ms", required_argument, NULL, 'b' },
         };
         struct inject_args a = {};
         const char *bdf = port_arg(argc, argv, extra, ELEMENTSOF(extra), take_inject, &a), *kind_s = a.kind;
@@ -418,15 +423,27 @@ static int cmd_inject(int argc, char **argv)
                 port_regs_done(&p);
                 return fail(isolated, "isolate");
         }
+        if (isolated && a.busy_ms > 0)
+                (void)regmodel_hw_set_busy(p.model, 1);
         if (regmodel_ti_offset(p.model))
                 (void)regmodel_read32(p.model, regmodel_ti_offset(p.model) + CXL_TI_CONTROL, &ctl);
         if (isolated && (ctl & CXL_TI_CTL_ERRCOR_SIGNALING_ENABLE))
                 (void)sim_aer_count(tb, &p.rec, "correctable", "CorrIntErr");
-        port_regs_done(&p);
 
         printf("%s: %s\n", bdf, isolated ? "isolated" : "not isolated (isolation not enabled for this event)");
-        if (a.uevents)
-                return send_failed_recovery(tb, p.rec.index);
+        fflush(stdout);
+        if (a.uevents && (r = send_failed_recovery(tb, p.rec.index)) != 0) {
+                port_regs_done(&p);
+                return r;
+        }
+        if (isolated && a.busy_ms > 0) {
+                /* the port drains what was in flight before it lets software end isolation */
+                struct timespec ts = { .tv_sec = a.busy_ms / 1000, .tv_nsec = (a.busy_ms % 1000) * 1000000L };
+                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                        ;
+                (void)regmodel_hw_set_busy(p.model, 0);
+        }
+        port_regs_done(&p);
         return 0;
 }
 

@@ -50,6 +50,15 @@ field $p status | grep -q 'mem-isolated' || fail "isolation must survive a refus
 rc=0; "$sim" clear --port $p 2>/dev/null || rc=$?
 [ $rc = 3 ] || fail "clearing a port that is not isolated should say so (3), got $rc"
 
+# isolation entered with RP Busy held by the port for a while: the clear waits it out
+"$sim" inject --port $p --kind mem-link-down --busy-ms 300 >"$tb/inject.out" &
+busy=$!
+for _ in $(seq 100); do grep -q isolated "$tb/inject.out" && break; sleep 0.02; done
+field $p status | grep -q 'rp-busy' || fail "RP Busy should be set right after the injection"
+"$sim" clear --port $p --timeout-ms 3000 >/dev/null || fail "clear after --busy-ms"
+wait $busy
+[ "$(field $p kind)" = none ] || fail "still isolated"
+
 # CXL.cache isolation, armed the way firmware might
 "$sim" arm --port $p --cache >/dev/null
 "$sim" inject --port $p --kind cache-link-down | grep -q ': isolated' || fail "cache isolation"
