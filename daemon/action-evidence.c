@@ -74,14 +74,17 @@ static int bundle_write(struct bundle *b, const char *name, const char *what, co
         if (fsync(fd) < 0 || close(TAKE_FD(fd)) < 0)
                 goto fail;
         b->n_files++;
-        fprintf(b->manifest, "%-14s %8zu bytes  %s%s%s\n", name, len, what, note ? "; " : "", note ?: "");
+        /* The manifest itself is written after its stream is closed. */
+        if (b->manifest)
+                fprintf(b->manifest, "%-14s %8zu bytes  %s%s%s\n", name, len, what, note ? "; " : "", note ?: "");
         return 0;
 fail:
         if (b->error == 0) {
                 b->error = -errno;
                 b->failed_file = name;
         }
-        fprintf(b->manifest, "%-14s  FAILED: %s\n", name, strerror(errno));
+        if (b->manifest)
+                fprintf(b->manifest, "%-14s  FAILED: %s\n", name, strerror(errno));
         return -errno;
 }
 
@@ -352,7 +355,9 @@ static void evidence_work(struct action_run *run, pid_t daemon_pid, struct worke
         (void)bundle_collect(&b, run, "config.ini", "active configuration", collect_config);
 
         fprintf(b.manifest, "manifest.txt   this file\n");
-        if (fclose(b.manifest) != 0) {
+        k = fclose(b.manifest);
+        b.manifest = NULL;
+        if (k != 0) {
                 free(b.manifest_text);
                 r->error = -ENOMEM;
                 return;
