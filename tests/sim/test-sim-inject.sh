@@ -33,7 +33,9 @@ field $p ras_ue_status | grep -q reinit-threshold || fail "RAS UE should record 
 launched=$(date +%s%N)
 "$sim" busy --port $p --ms 400 &
 busy=$!
-for _ in $(seq 200); do field $p status | grep -q rp-busy && break; sleep 0.01; done
+seen=0
+for _ in $(seq 200); do field $p status | grep -q rp-busy && { seen=1; break; }; sleep 0.01; done
+[ $seen = 1 ] || fail "RP Busy never showed"
 "$sim" clear --port $p --timeout-ms 5000 >/dev/null || fail "clear after busy"
 elapsed=$(( ($(date +%s%N) - launched) / 1000000 ))
 wait $busy
