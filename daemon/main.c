@@ -14,6 +14,7 @@
 #include "list-ports.h"
 #include "log.h"
 #include "manager.h"
+#include "strv.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
 
@@ -34,7 +35,9 @@ static void help(void)
                "     --poll-interval TIME    Status poll interval (e.g. 100ms)\n"
                "     --dry-run               Detect, record and log, but run no action that changes anything\n"
                "     --log-target TARGET     auto, journal or console\n"
-               "     --log-level LEVEL       0-7 or debug/info/notice/warning/err\n");
+               "     --log-level LEVEL       0-7 or debug/info/notice/warning/err\n"
+               "     --irq-source PORT=vfio:BDF|PORT=uio:BDF\n"
+               "                             Also read PORT when BDF signals an interrupt (repeatable)\n");
 }
 
 static int parse_log_level(const char *s)
@@ -54,7 +57,7 @@ static int parse_log_level(const char *s)
 int main(int argc, char *argv[])
 {
         enum { ARG_VERSION = 0x100, ARG_LIST_PORTS, ARG_JSON, ARG_CHECK_CONFIG, ARG_CONFIG, ARG_CONFIG_DIR,
-               ARG_STATE_DIR, ARG_POLL_INTERVAL, ARG_DRY_RUN, ARG_LOG_TARGET, ARG_LOG_LEVEL };
+               ARG_STATE_DIR, ARG_POLL_INTERVAL, ARG_DRY_RUN, ARG_LOG_TARGET, ARG_LOG_LEVEL, ARG_IRQ_SOURCE };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -68,9 +71,11 @@ int main(int argc, char *argv[])
                 { "dry-run", no_argument, NULL, ARG_DRY_RUN },
                 { "log-target", required_argument, NULL, ARG_LOG_TARGET },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
+                { "irq-source", required_argument, NULL, ARG_IRQ_SOURCE },
                 {}
         };
         _cleanup_(manager_freep) struct manager *m = NULL;
+        _cleanup_strv_free_ char **irq_sources = NULL;
         struct manager_options opts = {};
         enum log_target target = LOG_TARGET_AUTO;
         enum mode mode = MODE_DAEMON;
@@ -130,6 +135,13 @@ int main(int argc, char *argv[])
                                 return EXIT_FAILURE;
                         }
                         log_set_max_level(k);
+                        break;
+                case ARG_IRQ_SOURCE:
+                        if (strv_extend(&irq_sources, optarg) < 0) {
+                                log_oom();
+                                return EXIT_FAILURE;
+                        }
+                        opts.irq_sources = irq_sources;
                         break;
                 default:
                         return EXIT_FAILURE;

@@ -23,6 +23,14 @@
 #include "strv.h"
 #include "topology.h"
 
+/*
+ * Event sources besides the poll timer and the arming gate (source.c,
+ * arming.c) are optional parts of the binary: referenced weakly, started when
+ * built in. The core works (polls, detects, acts) without them.
+ */
+extern int sources_start(struct manager *m) __attribute__((weak));
+extern void sources_free(struct manager *m) __attribute__((weak));
+
 #define DISCOVERY_EXTEND_TIMEOUT_USEC (60ULL * 1000000ULL)
 #define POLICIES_MAX 64
 
@@ -47,7 +55,7 @@ int manager_add_observer(struct manager *m, const struct manager_observer *o)
         return 0;
 }
 
-static void notify_port_changed(struct manager *m, struct port *p)
+void manager_port_changed(struct manager *m, struct port *p)
 {
         for (size_t i = 0; i < m->n_observers; i++)
                 if (m->observers[i].port_changed)
@@ -486,7 +494,7 @@ int manager_handle_isolation(struct manager *m, struct port *p, bool drill, stru
                 p->n_events++;
         }
         notify_event_detected(m, p, owned);
-        notify_port_changed(m, p);
+        manager_port_changed(m, p);
         (void)manager_enqueue(m, owned);
         if (ret)
                 *ret = owned;
@@ -509,7 +517,7 @@ int manager_acknowledge(struct manager *m, const char *event_id, const char *by)
         e->acknowledged = true;
         p = manager_find_port(m, e->port);
         if (p && p->current_event == e && port_acknowledge(p) >= 0)
-                notify_port_changed(m, p);
+                manager_port_changed(m, p);
         log_notice("%s: event %s acknowledged by %s", e->port, e->id, by ?: "unknown");
         return 0;
 }
@@ -557,7 +565,7 @@ static void manager_on_transition(struct manager *m, struct port *p, enum status
                            p->current_event ? ", event " : "", p->current_event ? p->current_event->id : "");
                 p->current_event = NULL;
                 p->state = PORT_STATE_WATCHING;
-                notify_port_changed(m, p);
+                manager_port_changed(m, p);
                 break;
         case STATUS_ISOLATION_CHANGED:
                 /* Same isolation, more detail (e.g. CXL.cache joined CXL.mem): logged, not a second event. */
@@ -568,11 +576,25 @@ static void manager_on_transition(struct manager *m, struct port *p, enum status
         case STATUS_DEVICE_GONE:
                 p->current_event = NULL;
                 port_log_watchability(p);
-                notify_port_changed(m, p);
+                manager_port_changed(m, p);
                 break;
         default:
                 break;
         }
+}
+
+int manager_read_port(struct manager *m, struct port *p)
+{
+        enum status_transition t;
+        int k;
+
+        if (!port_is_watchable(p))
+                return -ENODEV;
+        k = port_poll(p, &t);
+        if (k < 0)
+                return k;
+        manager_on_transition(m, p, t);
+        return 0;
 }
 
 static int on_poll(sd_event_source *s, uint64_t usec, void *userdata)
@@ -712,7 +734,7 @@ static void manager_first_poll(struct manager *m, struct record_history *h)
                            last->acknowledged ? "acknowledged, nothing to resume" :
                            isolation_event_next_step(last) < last->n_plan ? "resuming its unfinished actions" :
                            "its actions are done");
-                notify_port_changed(m, p);
+                manager_port_changed(m, p);
                 if (!last->acknowledged)
                         (void)manager_enqueue(m, last);
         }
@@ -780,6 +802,13 @@ int manager_startup(struct manager *m)
 
         manager_first_poll(m, &h);
         record_history_done(&h);
+
+        if (sources_start) {
+                k = sources_start(m);
+                if (k < 0)
+                        /* Polling alone still detects everything, only later. */
+                        log_warning_errno(k, "Cannot start the event sources, relying on polling: %m");
+        }
 
         k = sd_event_add_time_relative(m->event, &m->poll_timer, CLOCK_MONOTONIC, m->poll_interval_usec, 0,
                                        on_poll, m);
@@ -897,6 +926,8 @@ struct manager *manager_free(struct manager *m)
         if (!m)
                 return NULL;
         m->stopping = true;
+        if (sources_free)
+                sources_free(m);
         for (size_t i = 0; i < m->n_runs; i++)
                 action_run_free(m->runs[i]);
         free(m->runs);

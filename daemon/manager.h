@@ -20,6 +20,7 @@
 #include "record.h"
 
 struct manager;
+struct sources;
 
 /* Every callback may be NULL. Called after the core has done its own work (recorded, logged). */
 struct manager_observer {
@@ -37,6 +38,7 @@ struct manager_options {
         const char *state_dir;          /* NULL: from config */
         uint64_t poll_interval_usec;    /* 0: from config */
         bool dry_run;                   /* true forces dry run; false: from config */
+        char **irq_sources;             /* --irq-source specs for source.h, NULL-terminated or NULL */
 };
 
 struct manager {
@@ -67,6 +69,7 @@ struct manager {
         size_t n_runs;
         struct action_run **runs;       /* running actions, for shutdown */
 
+        struct sources *sources;        /* event sources besides the poll timer (source.h), may be NULL */
         sd_event_source *poll_timer;
         uint64_t n_poll_cycles;
         sd_event_source *sigterm_source, *sigint_source, *sighup_source;
@@ -86,6 +89,14 @@ int manager_startup(struct manager *m);
 int manager_run(struct manager *m);
 
 int manager_add_observer(struct manager *m, const struct manager_observer *o);
+/* Tell observers (and STATUS) that p changed: state, armed flag, gate decision. */
+void manager_port_changed(struct manager *m, struct port *p);
+/*
+ * Read p's status now, outside the poll cycle (a uevent, an interrupt, an AER
+ * counter said something happened), and act on what changed, exactly as a
+ * poll would. Returns what port_poll() returned (-ENODEV: not watchable).
+ */
+int manager_read_port(struct manager *m, struct port *p);
 struct port *manager_find_port(struct manager *m, const char *bdf);
 /* The event with this id among the ports' current events and the queue, NULL if none. */
 struct isolation_event *manager_find_event(struct manager *m, const char *id);
