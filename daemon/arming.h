@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The arming gate in the daemon: per watchable port, read what sits below it
+ * (topology.h), ask lib/arming-gate.h, and arm through port_arm() or refuse.
+ * While armed, every relevant change below the port is checked again and an
+ * unsafe port is disarmed (port_disarm() waits for RP Busy = 0, the quiesce
+ * rule) or alerted on, per [port] on-unsafe=.
+ *
+ * Each port's decision is logged once (MESSAGE_ID_ARMING_DECISION) and kept in
+ * struct port (gate_decided, gate) for D-Bus. The daemon never arms a bit
+ * whose capability is absent, never touches control while a port is
+ * isolated, and never clears isolation.
+ */
+#pragma once
+
+struct manager;
+struct port;
+
+/*
+ * Decide for p and act: an unarmed port is armed when the gate allows; an
+ * armed one is checked and disarmed/alerted when unsafe. Ports not watchable
+ * or isolated are left alone. Returns 0, or a negative errno when the
+ * registers could not be written (also logged).
+ */
+int arming_evaluate_port(struct manager *m, struct port *p);
+/* Every port: at startup, after a reload, when something below some port changed. */
+void arming_evaluate_all(struct manager *m);
