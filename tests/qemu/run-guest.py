@@ -38,9 +38,12 @@ def log(msg):
     print(f"run-guest: {msg}", flush=True)
 
 
+NO_SKIP = False      # --no-skip (meson -Dqemu-tests=enabled): a missing prerequisite is a failure
+
+
 def skip(reason):
-    print(f"SKIP: {reason}", flush=True)
-    sys.exit(SKIP)
+    print(f"{'FAIL' if NO_SKIP else 'SKIP'}: {reason}", flush=True)
+    sys.exit(1 if NO_SKIP else SKIP)
 
 
 def run(cmd, **kw):
@@ -111,8 +114,11 @@ def fetch_kernel_locked(cache):
         shutil.rmtree(tmp, ignore_errors=True)
         r = run(["dpkg-deb", "-x", deb, tmp])
         if r.returncode != 0:
+            # A truncated download: drop it so the next run fetches it again.
             print(r.stdout)
-            sys.exit(1)
+            os.unlink(deb)
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise SystemExit(f"run-guest: cannot unpack {deb}; removed it")
         # The package ships no modules.dep (postinst runs depmod); resolve against the tree.
         r = run(["depmod", "-b", tmp, kver])
         if r.returncode != 0:
@@ -455,7 +461,10 @@ def main():
     ap.add_argument("--qemu", default="qemu-system-x86_64")
     ap.add_argument("--irq-count", type=int, default=200)
     ap.add_argument("--timeout", type=int, default=240)
+    ap.add_argument("--no-skip", action="store_true")
     args = ap.parse_args()
+    global NO_SKIP
+    NO_SKIP = args.no_skip
 
     ensure_packages()
     if not shutil.which(args.qemu):
