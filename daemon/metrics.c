@@ -273,3 +273,106 @@ int metrics_write(const char *dir, const struct metrics_snapshot *s)
                 return -errno;
         return 0;
 }
+
+static int label_dup(const char *v, const char **ret)
+{
+        char *copy;
+        int r = check_label_value(v);
+
+        if (r < 0)
+                return r;
+        copy = strdup(v);
+        if (!copy)
+                return -ENOMEM;
+        *ret = copy;
+        return 0;
+}
+
+int metrics_counters_add_event(struct metrics_counters *c, const char *port, const char *kind)
+{
+        struct metrics_event_count e = { .count = 1 }, *grown;
+        int r;
+
+        if (!c || !port || !kind)
+                return -EINVAL;
+        for (size_t i = 0; i < c->n_events; i++)
+                if (same(c->events[i].port, port) && same(c->events[i].kind, kind)) {
+                        c->events[i].count++;
+                        return 0;
+                }
+        if (c->n_events >= METRICS_COUNTER_SERIES_MAX)
+                return -E2BIG;
+        r = label_dup(port, &e.port);
+        if (r >= 0)
+                r = label_dup(kind, &e.kind);
+        if (r >= 0) {
+                grown = reallocarray(c->events, c->n_events + 1, sizeof(*grown));
+                if (!grown)
+                        r = -ENOMEM;
+        }
+        if (r < 0) {
+                free((char *)e.port);
+                free((char *)e.kind);
+                return r;
+        }
+        c->events = grown;
+        c->events[c->n_events++] = e;
+        return 0;
+}
+
+int metrics_counters_add_action_result(struct metrics_counters *c, const char *policy, const char *action,
+                                       const char *result)
+{
+        struct metrics_action_count a = { .count = 1 }, *grown;
+        int r;
+
+        if (!c || !policy || !action || !result)
+                return -EINVAL;
+        for (size_t i = 0; i < c->n_action_results; i++) {
+                struct metrics_action_count *b = c->action_results + i;
+
+                if (same(b->policy, policy) && same(b->action, action) && same(b->result, result)) {
+                        b->count++;
+                        return 0;
+                }
+        }
+        if (c->n_action_results >= METRICS_COUNTER_SERIES_MAX)
+                return -E2BIG;
+        r = label_dup(policy, &a.policy);
+        if (r >= 0)
+                r = label_dup(action, &a.action);
+        if (r >= 0)
+                r = label_dup(result, &a.result);
+        if (r >= 0) {
+                grown = reallocarray(c->action_results, c->n_action_results + 1, sizeof(*grown));
+                if (!grown)
+                        r = -ENOMEM;
+        }
+        if (r < 0) {
+                free((char *)a.policy);
+                free((char *)a.action);
+                free((char *)a.result);
+                return r;
+        }
+        c->action_results = grown;
+        c->action_results[c->n_action_results++] = a;
+        return 0;
+}
+
+void metrics_counters_done(struct metrics_counters *c)
+{
+        if (!c)
+                return;
+        for (size_t i = 0; i < c->n_events; i++) {
+                free((char *)c->events[i].port);
+                free((char *)c->events[i].kind);
+        }
+        for (size_t i = 0; i < c->n_action_results; i++) {
+                free((char *)c->action_results[i].policy);
+                free((char *)c->action_results[i].action);
+                free((char *)c->action_results[i].result);
+        }
+        free(c->events);
+        free(c->action_results);
+        *c = (struct metrics_counters) {};
+}

@@ -58,6 +58,28 @@ struct metrics_snapshot {
 };
 
 /*
+ * Counters for the two labelled counter families, kept by the daemon between
+ * writes (observer callbacks add to them) and handed to a snapshot as they
+ * are: .n_events/.events and .n_action_results/.action_results. Label
+ * strings are copied. At most METRICS_COUNTER_SERIES_MAX label sets per
+ * family: one more is refused with -E2BIG, so a misbehaving caller cannot
+ * grow the file without bound.
+ */
+#define METRICS_COUNTER_SERIES_MAX 1024
+
+struct metrics_counters {
+        size_t n_events;
+        struct metrics_event_count *events;
+        size_t n_action_results;
+        struct metrics_action_count *action_results;
+};
+
+int metrics_counters_add_event(struct metrics_counters *c, const char *port, const char *kind);
+int metrics_counters_add_action_result(struct metrics_counters *c, const char *policy, const char *action,
+                                       const char *result);
+void metrics_counters_done(struct metrics_counters *c);
+
+/*
  * The text for s. -EINVAL for a NULL or empty label value or the same label
  * set twice in one family (the exposition would be invalid), -EILSEQ for a
  * label value that is not UTF-8, -EIO when the stream fails.

@@ -634,6 +634,63 @@ static void test_write_errors(void **state)
         assert_int_equal(rmdir(dir), 0);
 }
 
+static void test_counters(void **state)
+{
+        struct metrics_counters c = {};
+        struct metrics_snapshot s = { .version = "0.1.0" };
+        char label[32];
+        int r;
+
+        assert_int_equal(metrics_counters_add_event(&c, "0000:0c:00.0", "mem-link-down"), 0);
+        assert_int_equal(metrics_counters_add_event(&c, "0000:0c:00.0", "mem-link-down"), 0);
+        assert_int_equal(metrics_counters_add_event(&c, "0000:0c:00.0", "mem-timeout"), 0);
+        assert_int_equal(metrics_counters_add_event(&c, "0000:0d:00.0", "mem-link-down"), 0);
+        assert_int_equal(metrics_counters_add_action_result(&c, "default", "log", "success"), 0);
+        assert_int_equal(metrics_counters_add_action_result(&c, "default", "log", "success"), 0);
+        assert_int_equal(metrics_counters_add_action_result(&c, "default", "log", "failed"), 0);
+        assert_int_equal(c.n_events, 3);
+        assert_int_equal(c.n_action_results, 2);
+
+        /* Refused labels change nothing. */
+        assert_int_equal(metrics_counters_add_event(&c, "0000:0e:00.0", "\xff"), -EILSEQ);
+        assert_int_equal(metrics_counters_add_event(&c, "", "mem-timeout"), -EINVAL);
+        assert_int_equal(metrics_counters_add_action_result(&c, "default", NULL, "success"), -EINVAL);
+        assert_int_equal(c.n_events, 3);
+        assert_int_equal(c.n_action_results, 2);
+
+        s.n_events = c.n_events;
+        s.events = c.events;
+        s.n_action_results = c.n_action_results;
+        s.action_results = c.action_results;
+        {
+                _cleanup_free_ char *t = format(&s, &r);
+
+                assert_int_equal(r, 0);
+                assert_valid(t);
+                assert_has_line(t, "cxl_isold_events_total{port=\"0000:0c:00.0\",kind=\"mem-link-down\"} 2");
+                assert_has_line(t, "cxl_isold_events_total{port=\"0000:0c:00.0\",kind=\"mem-timeout\"} 1");
+                assert_has_line(t, "cxl_isold_events_total{port=\"0000:0d:00.0\",kind=\"mem-link-down\"} 1");
+                assert_has_line(t, "cxl_isold_action_results_total{policy=\"default\",action=\"log\","
+                                   "result=\"success\"} 2");
+                assert_has_line(t, "cxl_isold_action_results_total{policy=\"default\",action=\"log\","
+                                   "result=\"failed\"} 1");
+        }
+
+        /* Bounded: the label set after the last allowed one is refused, existing ones still count. */
+        for (unsigned i = 0; c.n_action_results < METRICS_COUNTER_SERIES_MAX; i++) {
+                snprintf(label, sizeof(label), "policy-%u", i);
+                assert_int_equal(metrics_counters_add_action_result(&c, label, "exec", "success"), 0);
+        }
+        assert_int_equal(metrics_counters_add_action_result(&c, "one-too-many", "exec", "success"), -E2BIG);
+        assert_int_equal(metrics_counters_add_action_result(&c, "default", "log", "failed"), 0);
+        assert_int_equal(c.action_results[1].count, 2);
+
+        metrics_counters_done(&c);
+        assert_int_equal(c.n_events, 0);
+        assert_null(c.events);
+        metrics_counters_done(&c);      /* idempotent */
+}
+
 /* promtool is the reference linter; Debian 12 ships it in the "prometheus" package. */
 static void test_promtool(void **state)
 {
@@ -668,6 +725,7 @@ int main(void)
                 cmocka_unit_test(test_rejects_bad_snapshots),
                 cmocka_unit_test(test_write_atomic),
                 cmocka_unit_test(test_write_errors),
+                cmocka_unit_test(test_counters),
                 cmocka_unit_test(test_promtool),
         };
 
