@@ -110,7 +110,8 @@ static int react_unsafe(struct manager *m, struct port *p, const struct config_p
                              k == -ETIMEDOUT ? "armed port became unsafe, cannot disarm: RP Busy stays set" :
                                                "armed port became unsafe, disarming failed");
                 log_error_errno(k, "%s: disarming failed, will retry on the next change: %m", p->rp.bdf);
-                p->gate_decided = false;        /* so the next look tries again */
+                /* Remember it as a different decision, so the next look tries again. */
+                (void)snprintf(p->gate.detail, sizeof(p->gate.detail), "disarming failed: %s", strerror(-k));
                 return k;
         }
         log_decision(p, LOG_WARNING, MESSAGE_ID_ARMED_PORT_UNSAFE, "disarm",
@@ -145,6 +146,19 @@ int arming_evaluate_port(struct manager *m, struct port *p)
                 k = arming_gate_check_armed(&topo, (enum gate_arm_mode)mode, &d);
                 if (k < 0)
                         return k;
+                if (!d.arm && !p->gate_decided) {
+                        /*
+                         * Armed before we first looked (firmware, an operator, a previous run) and unsafe
+                         * already: somebody chose this; say so loudly, but react only to changes seen
+                         * while watching, which is what on-unsafe= is about.
+                         */
+                        p->gate = d;
+                        p->gate_decided = true;
+                        log_decision(p, LOG_WARNING, MESSAGE_ID_ARMED_PORT_UNSAFE, "alert",
+                                     "found armed and unsafe, left armed (armed before cxl-isold looked)");
+                        manager_port_changed(m, p);
+                        return 0;
+                }
                 if (!d.arm)
                         return react_unsafe(m, p, cp, &d);
                 if (d.reason == GATE_FORCED) {
