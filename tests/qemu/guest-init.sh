@@ -61,6 +61,16 @@ section discover guest-cxl ports
 if [ -x /usr/bin/cxl-isold ]; then
         section list-ports cxl-isold --list-ports
         section list-ports-json cxl-isold --list-ports --json
+        # The daemon itself on a real kernel: starts, reports the port, stops on SIGTERM.
+        run_daemon() {
+                mkdir -p /tmp/isold-state
+                cxl-isold --state-dir /tmp/isold-state --log-target console --log-level debug &
+                pid=$!
+                sleep 2
+                kill -TERM $pid
+                wait $pid
+        }
+        section daemon-run run_daemon
 fi
 
 # (b) a pmem region with a devdax namespace below the root port, found by the

@@ -401,6 +401,12 @@ def assert_results(text, have_cxl, have_daemon, args, c):
                 and all(caps.get(n) == off for n, off in expected_caps.items()),
                 f"watchable={p.get('watchable')} reason={p.get('reason')} "
                 + " ".join(f"{n}@{hex(caps[n])}" for n in expected_caps if n in caps))
+        rc, out = sec("daemon-run")
+        c.check("daemon-run", rc == 0 and re.search(r"^0000:0c:00\.0 .*not watchable: no Timeout & Isolation capability",
+                                                    out, re.M) is not None
+                and re.search(r"^Watching 0 of 1 CXL root ports", out, re.M) is not None
+                and re.search(r"^Stopped$", out, re.M) is not None,
+                f"daemon found 1 port, watched 0, stopped on SIGTERM rc={rc}")
     else:
         print("NOTE: cxl-isold not built; its --list-ports check did not run")
 
