@@ -329,6 +329,19 @@ static int reboot_start(struct action_run *run)
                 return 0;
         }
 
+        /* Two policies asking for a reboot of the same event still make one request. */
+        for (size_t i = 0; i < run->index; i++)
+                if (run->event->plan[i].type == ACTION_REBOOT &&
+                    run->event->plan[i].result.outcome == ACTION_OUTCOME_SUCCESS) {
+                        char *what = NULL;
+                        if (asprintf(&what, "already requested for this event by policy '%s'",
+                                     run->event->plan[i].policy) < 0)
+                                what = NULL;
+                        reboot_finish(run, ACTION_OUTCOME_SKIPPED, 0, what ?: "already requested for this event");
+                        free(what);
+                        return 0;
+                }
+
         resumed = intent_boot(prior->detail, boot);
         if (resumed && strcmp(boot, m->boot_id) != 0) {
                 /* The machine went down since: that was our reboot. Never loop on a port that stays isolated. */

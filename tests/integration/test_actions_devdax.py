@@ -74,7 +74,9 @@ def main():
         kernel = DaxUnbindKernel(tb.dir, busy={"dax2.0"})
         kernel.start()
 
+        # The arming gate must leave the system-ram port armed: this test needs its isolation.
         config = ("[daemon]\npoll-interval=50ms\n\n"
+                  f"[port \"{p_ram}\"]\non-unsafe=alert\n\n"
                   "[policy \"takeaway\"]\naction=offline-devdax\ntimeout=20s\n\n"
                   "[policy \"ram\"]\nmatch-port=" + p_ram + "\naction=offline-memory\ntimeout=20s\n")
         d = harness.Daemon(build, tb, work, config)

@@ -8,8 +8,8 @@ The template lacks RebootWithFlags and ScheduleShutdown: they are added with
 AddMethod, and their code (run inside the mock at call time) writes down what was
 on disk at that moment, then plays logind's part (PreparingForShutdown,
 ScheduledShutdown). Scenarios:
-  1. immediate: RebootWithFlags(0), once, after the event line, the intent line and
-     the evidence manifest exist;
+  1. immediate: RebootWithFlags(0), once (also with two policies asking), after the
+     event line, the intent line and the evidence manifest exist;
   2. reboot-delay: ScheduleShutdown("reboot", now+10min); the daemon is SIGKILLed
      while logind holds the call, restarted, and asks nothing a second time;
   3. killed before the reboot step (an exec step still running): the restarted
@@ -171,7 +171,9 @@ def main():
     harness.check_environment()
 
     with harness.Workdir() as work:
-        tb = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=4)
+        # All devdax: the daemon's arming gate would disarm a system-ram port (kmem cannot be fenced).
+        tb = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=4,
+                                port_opts=[f"{i}:mem=devdax" for i in range(4)])
         p_now, p_later, p_slow, p_dry = tb.ports
         for bdf in tb.ports:
             tb.arm(bdf)
@@ -192,6 +194,7 @@ def main():
 
         config = ("[daemon]\npoll-interval=50ms\n\n"
                   f"[policy \"now\"]\nmatch-port={p_now}\naction=evidence reboot\ntimeout=20s\n\n"
+                  f"[policy \"now-too\"]\nmatch-port={p_now}\naction=reboot\n\n"
                   f"[policy \"later\"]\nmatch-port={p_later}\naction=evidence reboot\nreboot-delay=10min\n"
                   "timeout=30s\n\n"
                   f"[policy \"slow\"]\nmatch-port={p_slow}\naction=evidence exec reboot\nexec={slow}\n"
@@ -203,9 +206,12 @@ def main():
             # 1. Immediate reboot, once, after record and evidence.
             tb.inject(p_now, "mem-link-down")
             (ev,) = d.wait_for_event(p_now)
-            results = d.wait_for_actions(ev["id"], 3, timeout=30)
+            results = d.wait_for_actions(ev["id"], 4, timeout=30)
             assert [(r["action"], r["result"]) for r in results] == \
-                [("evidence", "success"), ("reboot", "pending"), ("reboot", "success")], results
+                [("evidence", "success"), ("reboot", "pending"), ("reboot", "success"), ("reboot", "skipped")], results
+            # A second policy asking for a reboot of the same event does not make a second request.
+            assert results[3]["policy"] == "now-too", results[3]
+            assert results[3]["detail"].startswith("already requested for this event by policy 'now'"), results[3]
             assert results[1]["detail"].startswith("reboot-intent boot="), results[1]
             assert "method=RebootWithFlags" in results[1]["detail"], results[1]
             assert results[2]["detail"].startswith("reboot requested through logind RebootWithFlags; "
