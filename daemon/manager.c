@@ -348,6 +348,23 @@ static int event_fill_topology(struct isolation_event *e, const struct port *p)
         return 0;
 }
 
+static struct policy_fires *manager_policy_fires(struct manager *m, const char *policy)
+{
+        struct policy_fires *l;
+
+        for (size_t i = 0; i < m->n_policy_fires; i++)
+                if (strcmp(m->policy_fires[i].policy, policy) == 0)
+                        return &m->policy_fires[i];
+        l = realloc(m->policy_fires, sizeof(*l) * (m->n_policy_fires + 1));
+        if (!l)
+                return NULL;
+        m->policy_fires = l;
+        l[m->n_policy_fires] = (struct policy_fires) { .policy = strdup(policy) };
+        if (!l[m->n_policy_fires].policy)
+                return NULL;
+        return &l[m->n_policy_fires++];
+}
+
 static int event_plan(struct manager *m, struct isolation_event *e, const struct port *p)
 {
         const struct config_policy *policies[POLICIES_MAX];
@@ -355,12 +372,42 @@ static int event_plan(struct manager *m, struct isolation_event *e, const struct
 
         n = config_policies_for(m->config, p->rp.bdf, p->rp.host_bridge, p->rp.serial, (int)e->kind, policies,
                                 ELEMENTSOF(policies));
-        for (size_t i = 0; i < n; i++)
-                for (size_t j = 0; j < policies[i]->n_actions; j++) {
-                        int k = isolation_event_plan_add(e, policies[i]->name, policies[i]->actions[j]);
+        for (size_t i = 0; i < n; i++) {
+                const struct config_policy *c = policies[i];
+                struct policy_fires *fires = manager_policy_fires(m, c->name);
+                enum throttle_verdict v;
+                uint64_t wait = 0;
+
+                if (!fires)
+                        return -ENOMEM;
+                v = policy_throttle_check(fires, e->monotonic_usec, c->cooldown, c->rate_limit_burst,
+                                          c->rate_limit_interval, &wait);
+                if (v == THROTTLE_ALLOW) {
+                        uint64_t keep = c->cooldown > c->rate_limit_interval ? c->cooldown : c->rate_limit_interval;
+                        if (policy_fires_add(fires, e->monotonic_usec, keep) < 0)
+                                return -ENOMEM;
+                }
+                for (size_t j = 0; j < c->n_actions; j++) {
+                        struct action_result *r;
+                        int k = isolation_event_plan_add(e, c->name, c->actions[j]);
                         if (k < 0)
                                 return k;
+                        if (v == THROTTLE_ALLOW)
+                                continue;
+                        /* Throttled steps stay in the plan, done as skipped with the reason, so the record tells. */
+                        r = &e->plan[e->n_plan - 1].result;
+                        r->outcome = ACTION_OUTCOME_SKIPPED;
+                        r->started_usec = r->finished_usec = e->realtime_usec;
+                        if (asprintf(&r->detail, "policy '%s' %s: may fire again in %llu ms", c->name,
+                                     v == THROTTLE_COOLDOWN ? "is cooling down" : "hit its rate limit",
+                                     (unsigned long long)(wait / 1000)) < 0)
+                                r->detail = NULL;
                 }
+                if (v != THROTTLE_ALLOW)
+                        log_notice("%s: policy '%s' %s, its %zu action(s) are skipped for event %s", p->rp.bdf,
+                                   c->name, v == THROTTLE_COOLDOWN ? "is cooling down" : "hit its rate limit",
+                                   c->n_actions, e->id);
+        }
         return 0;
 }
 
@@ -481,6 +528,9 @@ int manager_handle_isolation(struct manager *m, struct port *p, bool drill, stru
 
         /* Durable before anyone hears of it: the record is what survives a reboot. */
         manager_record_event(m, e);
+        for (size_t i = 0; i < e->n_plan; i++)
+                if (e->plan[i].result.outcome == ACTION_OUTCOME_SKIPPED)
+                        manager_record_action(m, e, i);
         event_log(m, e);
 
         k = manager_own_event(m, e);
@@ -935,6 +985,9 @@ struct manager *manager_free(struct manager *m)
         for (size_t i = 0; i < m->n_events; i++)
                 isolation_event_free(m->events[i]);
         free(m->events);
+        for (size_t i = 0; i < m->n_policy_fires; i++)
+                policy_fires_done(&m->policy_fires[i]);
+        free(m->policy_fires);
         for (size_t i = 0; i < m->n_ports; i++)
                 port_free(m->ports[i]);
         free(m->ports);

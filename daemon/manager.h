@@ -16,6 +16,7 @@
 #include "action-queue.h"
 #include "action.h"
 #include "config.h"
+#include "policy-throttle.h"
 #include "port.h"
 #include "record.h"
 
@@ -64,6 +65,10 @@ struct manager {
         /* Every event this daemon handles (detected or resumed from the record); owned here. */
         size_t n_events;
         struct isolation_event **events;
+
+        /* When each policy fired, for cooldown= and rate-limit=. */
+        size_t n_policy_fires;
+        struct policy_fires *policy_fires;
 
         struct action_queue queue;
         size_t n_runs;

@@ -449,6 +449,7 @@ def env_recorder_script(path, directory, sleep=None):
     body += 'echo "a line on stderr" >&2\n'
     if sleep:
         body += f"exec sleep {sleep}\n"
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w") as f:
         f.write(body)
     os.chmod(path, 0o755)

@@ -38,7 +38,7 @@ def main():
     harness.check_environment()
 
     with harness.Workdir() as work:
-        tb = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=2)
+        tb = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=2, port_opts=["1:mem=devdax"])
         hang_port, slow_port = tb.ports
         for p in tb.ports:
             tb.arm(p)

@@ -28,7 +28,8 @@ def main():
     harness.check_environment()
 
     with harness.Workdir() as work:
-        tb = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=3)
+        tb = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=3,
+                                port_opts=[f"{i}:mem=devdax" for i in range(3)])
         for p in tb.ports:
             tb.arm(p)
         env_dir = os.path.join(work, "runs")
@@ -104,7 +105,53 @@ def main():
             raise
         finally:
             d2.cleanup()
-    print("ok: reload is all or nothing; a record failure loses no event")
+        # --- cooldown: the second isolation within the hour skips the policy, on the record ---
+        cool_work = os.path.join(work, "cooldown")
+        env_dir3 = os.path.join(cool_work, "runs")
+        script3 = os.path.join(cool_work, "record-env.sh")
+        harness.env_recorder_script(script3, env_dir3)
+        for p in tb.ports:
+            tb.clear(p)
+        d3 = harness.Daemon(build, tb, cool_work, config("cool", script3) + "cooldown=1h\n")
+        try:
+            d3.start()
+            tb.inject(tb.ports[0], "mem-link-down")
+            (first,) = d3.wait_for_event(tb.ports[0])
+            assert d3.wait_for_actions(first["id"], 1)[0]["result"] == "success"
+            tb.inject(tb.ports[1], "mem-link-down")
+            (second,) = d3.wait_for_event(tb.ports[1])
+            (skipped,) = d3.wait_for_actions(second["id"], 1)
+            assert skipped["result"] == "skipped" and "cooling down" in skipped["detail"], skipped
+            assert second["id"] not in harness.read_env_files(env_dir3)
+            assert d3.stop() == 0
+        except BaseException:
+            print(d3.output(), file=sys.stderr)
+            raise
+        finally:
+            d3.cleanup()
+
+        # --- dry run: detected, recorded and logged; the script is not run ---
+        dry_work = os.path.join(work, "dry")
+        env_dir4 = os.path.join(dry_work, "runs")
+        script4 = os.path.join(dry_work, "record-env.sh")
+        harness.env_recorder_script(script4, env_dir4)
+        d4 = harness.Daemon(build, tb, dry_work, config("dry", script4).replace("action=exec", "action=log exec"),
+                            args=["--dry-run"])
+        try:
+            d4.start()
+            tb.inject(tb.ports[2], "mem-link-down")
+            (ev,) = d4.wait_for_event(tb.ports[2])
+            log_result, exec_result = d4.wait_for_actions(ev["id"], 2)
+            assert log_result["result"] == "success", log_result
+            assert exec_result["result"] == "skipped" and "dry run" in exec_result["detail"], exec_result
+            assert not os.path.isdir(env_dir4) or not os.listdir(env_dir4)
+            assert d4.stop() == 0
+        except BaseException:
+            print(d4.output(), file=sys.stderr)
+            raise
+        finally:
+            d4.cleanup()
+    print("ok: reload is all or nothing; a record failure loses no event; cooldown and dry run skip on the record")
     return 0
 
 

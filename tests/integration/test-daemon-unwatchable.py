@@ -24,7 +24,7 @@ def main():
         # Port 0: no T&I capability; 1: config space cut at 64 bytes; 2: resource0 missing;
         # 3 and 4 fine (4 will vanish while watched).
         tb = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=5,
-                                port_opts=["0:no-ti", "1:config-64", "2:no-resource"])
+                                port_opts=["0:no-ti", "1:config-64", "2:no-resource", "3:mem=devdax"])
         bad = {tb.ports[0]: "no-ti-capability", tb.ports[1]: "config-truncated", tb.ports[2]: "resource-missing"}
         good, doomed = tb.ports[3], tb.ports[4]
         tb.arm(good)
