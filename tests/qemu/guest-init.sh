@@ -1,10 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # /init of the QEMU test guest (busybox sh). Every check is printed as a
-# section the host asserts on:
+# section the host asserts on, then a verdict line from its exit status:
 #   CXLTEST BEGIN <name>
 #   ...raw output...
 #   CXLTEST END <name> rc=<exit status>
+#   CXLTEST PASS <name>          or   CXLTEST FAIL <name> rc=<exit status>
 # then "CXLTEST DONE" and a power-off. Settings come from /etc/guest.conf.
 export PATH=/usr/bin:/usr/sbin:/bin:/sbin
 mount -t proc proc /proc
@@ -25,6 +26,11 @@ section() {
         "$@" 2>&1
         rc=$?
         echo "CXLTEST END $name rc=$rc"
+        if [ "$rc" -eq 0 ]; then
+                echo "CXLTEST PASS $name"
+        else
+                echo "CXLTEST FAIL $name rc=$rc"
+        fi
         return $rc
 }
 

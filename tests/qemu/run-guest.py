@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """QEMU guest tier: boot Debian's 6.12 kernel under TCG with an emulated CXL
-topology and QEMU's edu device, run tests/qemu/guest-init.sh as /init, and
-assert on the sections it prints on the serial console.
+topology, QEMU's edu device and an ivshmem-doorbell (served from here), run
+tests/qemu/guest-init.sh as /init, and assert on the sections and PASS/FAIL
+lines it prints on the serial console.
 
 Exit status: 0 all checks passed, 1 a check failed, 77 skipped (the kernel
 package cannot be downloaded or QEMU cannot run), with a one-line reason.
@@ -336,6 +337,14 @@ class Checker:
             self.failed += 1
 
 
+# Sections the guest must run and report "CXLTEST PASS <name>" for.
+GUEST_SECTIONS = ["modules", "lspci", "lspci-rootport", "region", "dax-disable", "vfio-bind",
+                  "vfio-msgnum-edu", "vfio-msgnum-ivshmem", "vfio-msi-nobm", "vfio-msi", "vfio-intx",
+                  "vfio-msix", "uio-bind", "uio-intx"]
+GUEST_SECTIONS_CXL = ["discover", "topology", "topology-held", "topology-after"]
+GUEST_SECTIONS_DAEMON = ["list-ports", "list-ports-json", "daemon-run"]
+
+
 def hexint(s):
     return int(s, 16)
 
@@ -345,6 +354,15 @@ def assert_results(text, have_cxl, have_daemon, args, c):
 
     def sec(name):
         return s.get(name, (None, ""))
+
+    expected = GUEST_SECTIONS + (GUEST_SECTIONS_CXL if have_cxl else []) + \
+        (GUEST_SECTIONS_DAEMON if have_daemon else [])
+    passed = set(re.findall(r"^CXLTEST PASS (\S+)$", text, re.M))
+    failed = re.findall(r"^CXLTEST FAIL (\S+) (rc=\d+)$", text, re.M)
+    missing = [n for n in expected if n not in passed]
+    c.check("guest-verdicts", not missing and not failed,
+            f"{len(passed)} PASS lines" if not missing and not failed else
+            f"missing PASS: {' '.join(missing)}; FAIL: {' '.join(' '.join(f) for f in failed)}")
 
     boot_m = re.search(r"^CXLTEST BOOT kernel=(\S+) uptime=(\S+)", text, re.M)
     c.check("boot", boot_m is not None, f"kernel {boot_m.group(1)}, /init at {boot_m.group(2)} s" if boot_m else "no /init")
