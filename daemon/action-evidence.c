@@ -50,7 +50,20 @@ struct bundle {
         size_t n_files;
         int error;              /* first write error */
         const char *failed_file;
+        FILE *partial;          /* memstream: what could not be collected, for the result line */
+        char *partial_text;
+        size_t partial_len;
 };
+
+static void bundle_done(struct bundle *b)
+{
+        if (b->manifest)
+                (void)fclose(b->manifest);
+        free(b->manifest_text);
+        if (b->partial)
+                (void)fclose(b->partial);
+        free(b->partial_text);
+}
 
 /* Write one file under the bundle, fsync'ed. */
 static int bundle_write(struct bundle *b, const char *name, const char *what, const char *data, size_t len,
@@ -88,13 +101,15 @@ fail:
         return -errno;
 }
 
-typedef void (*collect_fn)(struct action_run *run, FILE *f, char **ret_note);
+/* *ret_note: a remark for the manifest; *ret_partial: the remark says something is missing. */
+typedef void (*collect_fn)(struct action_run *run, FILE *f, char **ret_note, bool *ret_partial);
 
 /* Collect into memory, then write: a collector never leaves a half-written file behind. */
 static int bundle_collect(struct bundle *b, struct action_run *run, const char *name, const char *what, collect_fn fn)
 {
         _cleanup_free_ char *text = NULL, *note = NULL;
         size_t len = 0;
+        bool partial = false;
         FILE *f = open_memstream(&text, &len);
 
         if (!f) {
@@ -105,19 +120,23 @@ static int bundle_collect(struct bundle *b, struct action_run *run, const char *
                 }
                 return -ENOMEM;
         }
-        fn(run, f, &note);
+        fn(run, f, &note, &partial);
         if (fclose(f) != 0)
                 return -ENOMEM;
+        if (partial && b->partial)
+                fprintf(b->partial, "%s%s: %s", ftell(b->partial) > 0 ? ", " : "", name, note ?: "incomplete");
         return bundle_write(b, name, what, text ?: "", len, note);
 }
 
-static void collect_event(struct action_run *run, FILE *f, char **ret_note)
+static void collect_event(struct action_run *run, FILE *f, char **ret_note, bool *ret_partial)
 {
         _cleanup_free_ char *json = NULL;
         int k = record_format_event(run->event, &json);
 
-        if (k < 0)
+        if (k < 0) {
                 fprintf(f, "{\"error\":\"cannot format the event: %s\"}\n", strerror(-k));
+                *ret_partial = true;
+        }
         else
                 fprintf(f, "%s\n", json);
 }
@@ -150,7 +169,7 @@ static void print_registers(FILE *f, uint32_t status, uint32_t control, uint32_t
         fprintf(f, "\n");
 }
 
-static void collect_registers(struct action_run *run, FILE *f, char **ret_note)
+static void collect_registers(struct action_run *run, FILE *f, char **ret_note, bool *ret_partial)
 {
         const struct isolation_event *e = run->event;
         struct cxl_ras_snapshot ras = {};
@@ -169,14 +188,15 @@ static void collect_registers(struct action_run *run, FILE *f, char **ret_note)
                 k = -ENODEV;
         if (k < 0) {
                 fprintf(f, "\n# re-read at evidence time: window does not answer (%s)\n", strerror(-k));
-                *ret_note = strdup("re-read failed, event-time snapshot only");
+                (void)asprintf(ret_note, "window does not answer (%s), event-time snapshot only", strerror(-k));
+                *ret_partial = true;
                 return;
         }
         fprintf(f, "\n# re-read at evidence time\n");
         print_registers(f, status, control, capability, have_ras, &ras);
 }
 
-static void collect_topology(struct action_run *run, FILE *f, char **ret_note)
+static void collect_topology(struct action_run *run, FILE *f, char **ret_note, bool *ret_partial)
 {
         struct port_topology topo = {};
         _cleanup_(port_topology_donep) struct port_topology *t = NULL;
@@ -187,13 +207,15 @@ static void collect_topology(struct action_run *run, FILE *f, char **ret_note)
         if (!p) {
                 fprintf(f, "port no longer known to the daemon\n");
                 *ret_note = strdup("port unknown");
+                *ret_partial = true;
                 return;
         }
         fprintf(f, "sysfs %s\nhost-bridge %s\n", p->rp.sysfs_path, p->rp.host_bridge);
         k = port_topology_read(p->rp.sysfs_path, &topo);
         if (k < 0) {
                 fprintf(f, "cannot read: %s\n", strerror(-k));
-                *ret_note = strdup("topology unreadable");
+                (void)asprintf(ret_note, "unreadable: %s", strerror(-k));
+                *ret_partial = true;
                 return;
         }
         t = &topo;
@@ -225,7 +247,7 @@ static void collect_topology(struct action_run *run, FILE *f, char **ret_note)
  * Records from KMSG_BEFORE_USEC before the event on are kept, the newest
  * KMSG_RECORDS_MAX of them within KMSG_BYTES_MAX.
  */
-static void collect_kmsg(struct action_run *run, FILE *f, char **ret_note)
+static void collect_kmsg(struct action_run *run, FILE *f, char **ret_note, bool *ret_partial)
 {
         uint64_t since = run->event->monotonic_usec > KMSG_BEFORE_USEC ? run->event->monotonic_usec - KMSG_BEFORE_USEC : 0;
         _cleanup_close_ int fd = open(KMSG_PATH, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
@@ -236,11 +258,13 @@ static void collect_kmsg(struct action_run *run, FILE *f, char **ret_note)
         if (fd < 0) {
                 fprintf(f, "# " KMSG_PATH " unavailable: %s\n", strerror(errno));
                 (void)asprintf(ret_note, KMSG_PATH " unavailable: %s", strerror(errno));
+                *ret_partial = true;
                 return;
         }
         ring = calloc(KMSG_RECORDS_MAX, sizeof(char *));
         if (!ring) {
                 *ret_note = strdup("out of memory");
+                *ret_partial = true;
                 return;
         }
         for (;;) {
@@ -289,11 +313,12 @@ static void collect_kmsg(struct action_run *run, FILE *f, char **ret_note)
                 (void)asprintf(ret_note, "%zu records", count);
 }
 
-static void collect_config(struct action_run *run, FILE *f, char **ret_note)
+static void collect_config(struct action_run *run, FILE *f, char **ret_note, bool *ret_partial)
 {
         if (!run->manager->config || config_dump(f, run->manager->config) < 0) {
                 fprintf(f, "# configuration unavailable\n");
                 *ret_note = strdup("configuration unavailable");
+                *ret_partial = true;
         }
 }
 
@@ -311,7 +336,7 @@ static void evidence_work(struct action_run *run, pid_t daemon_pid, struct worke
         const struct isolation_event *e = run->event;
         _cleanup_free_ char *top = NULL, *tmp = NULL, *final = NULL;
         _cleanup_close_ int dirfd = -1;
-        struct bundle b = { .dirfd = -1 };
+        _cleanup_(bundle_done) struct bundle b = { .dirfd = -1 };
         struct timespec ts;
         int k;
 
@@ -337,8 +362,9 @@ static void evidence_work(struct action_run *run, pid_t daemon_pid, struct worke
                 return;
         }
         b.dirfd = dirfd;
+        b.partial = open_memstream(&b.partial_text, &b.partial_len);
         b.manifest = open_memstream(&b.manifest_text, &b.manifest_len);
-        if (!b.manifest) {
+        if (!b.manifest || !b.partial) {
                 r->error = -ENOMEM;
                 return;
         }
@@ -358,12 +384,10 @@ static void evidence_work(struct action_run *run, pid_t daemon_pid, struct worke
         k = fclose(b.manifest);
         b.manifest = NULL;
         if (k != 0) {
-                free(b.manifest_text);
                 r->error = -ENOMEM;
                 return;
         }
         k = bundle_write(&b, "manifest.txt", "", b.manifest_text ?: "", b.manifest_len, NULL);
-        free(b.manifest_text);
         if (k < 0 || b.error < 0) {
                 r->error = b.error ?: k;
                 worker_detail_item(r, "cannot write %s in %s: %s", b.failed_file ?: "manifest.txt", tmp,
@@ -398,8 +422,11 @@ static void evidence_work(struct action_run *run, pid_t daemon_pid, struct worke
                                    strerror(-k));
                 return;
         }
+        /* Still a success: the bundle is complete as a bundle; what was missing is said, not hidden. */
         r->outcome = ACTION_OUTCOME_SUCCESS;
-        worker_detail_item(r, "bundle %s (%zu files)", final, b.n_files);
+        (void)fflush(b.partial);
+        worker_detail_item(r, "bundle %s (%zu files)%s%s", final, b.n_files, b.partial_len > 0 ? "; partial: " : "",
+                           b.partial_len > 0 ? b.partial_text : "");
 }
 
 static int evidence_start(struct action_run *run)

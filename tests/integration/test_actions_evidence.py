@@ -4,8 +4,9 @@
 
 Checked: every file is there and holds what it should (the event as recorded, the T&I
 and RAS registers with the simulator's 16-dword header log, the topology, the config,
-a manifest listing them), no temporary directory is left behind, and a second run for
-the same event (a restart mid-plan) keeps the first bundle. fsync itself cannot be
+a manifest listing them), no temporary directory is left behind, and a device that
+stopped answering before the evidence step gives a complete bundle whose result says
+what is missing. fsync itself cannot be
 observed from here; the bundle is only renamed into place after it."""
 
 import json
@@ -26,8 +27,16 @@ def main():
         tb = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=2)
         port = tb.ports[0]
         tb.arm(port)
+        # Port 1: the device goes away between the event and the evidence (an exec step pulls it).
+        p_gone = tb.ports[1]
+        tb.arm(p_gone)
+        pull = os.path.join(work, "pull.sh")
+        with open(pull, "w") as f:
+            f.write(f"#!/bin/sh\nexec {tb.sim} gone --testbed {tb.dir} --port {p_gone}\n")
+        os.chmod(pull, 0o755)
         config = ("[daemon]\npoll-interval=50ms\n\n"
-                  "[policy \"keep\"]\naction=evidence\ntimeout=30s\n")
+                  f"[policy \"keep\"]\nmatch-port={port}\naction=evidence\ntimeout=30s\n\n"
+                  f"[policy \"pull\"]\nmatch-port={p_gone}\naction=exec evidence\nexec={pull}\ntimeout=30s\n")
         d = harness.Daemon(build, tb, work, config)
         try:
             d.start()
@@ -63,6 +72,7 @@ def main():
             with open(os.path.join(bundle, "config.ini")) as f:
                 conf = f.read()
             assert "[policy \"keep\"]" in conf and "evidence" in conf, conf
+            assert "; partial: " not in r["detail"], r
 
             with open(os.path.join(bundle, "manifest.txt")) as f:
                 manifest = f.read()
@@ -73,6 +83,21 @@ def main():
             for name in FILES[:-1]:
                 size = os.path.getsize(os.path.join(bundle, name))
                 assert f"{name:<14} {size:8d} bytes" in manifest, (name, size, manifest)
+
+            # The window stopped answering: the bundle is still complete, and the result says what is missing.
+            tb.inject(p_gone, "mem-link-down")
+            (ev,) = d.wait_for_event(p_gone)
+            results = d.wait_for_actions(ev["id"], 2, timeout=30)
+            assert [(r["action"], r["result"]) for r in results] == [("exec", "success"), ("evidence", "success")], \
+                results
+            bundle = os.path.join(d.state_dir, "evidence", ev["id"])
+            assert results[1]["detail"].startswith(f"bundle {bundle} ({len(FILES)} files); partial: registers.txt: "
+                                                   "window does not answer"), results[1]
+            with open(os.path.join(bundle, "registers.txt")) as f:
+                regs = f.read()
+            assert "ti.status      0x00000300" in regs and "window does not answer" in regs, regs
+            with open(os.path.join(bundle, "manifest.txt")) as f:
+                assert "window does not answer" in f.read()
         except Exception:
             print(d.output())
             raise
