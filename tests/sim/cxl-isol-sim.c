@@ -26,6 +26,7 @@
 #include "regmodel.h"
 #include "regwin.h"
 #include "sim-host.h"
+#include "sim-kernel.h"
 #include "sim-sysfs.h"
 #include "sim-uevent.h"
 
@@ -66,7 +67,10 @@ static void usage(FILE *f)
               "Kernel side (sysfs changes with their uevents):\n"
               "  dax --name daxX.Y --mode devdax|system-ram\n"
               "  memblock --index N --state online|offline\n"
-              "  uevent --sysfs PATH --action ACTION [KEY=VALUE...]\n",
+              "  uevent --sysfs PATH --action ACTION [KEY=VALUE...]\n"
+              "  kernel [--refuse-unbind daxX.Y]... [--max-events N]\n"
+              "         stay in the foreground and act on writes to dax driver bind/unbind files and\n"
+              "         memoryN/state as the kernel would (prints \"ready\" once watching)\n",
               f);
 }
 
@@ -805,28 +809,9 @@ static int cmd_dax(int argc, char **argv)
                 return 0;
         }
 
-        for (unsigned i = 0; !ch.blocks_added && i < ch.n_blocks; i++) {
-                char dev[96];
-                snprintf(dev, sizeof(dev), "/sys/devices/system/memory/memory%" PRIu64, ch.first_block + i);
-                if ((r = send_uevent(tb, dev, "remove", "memory", NULL, 0)) != 0)
-                        return r;
-        }
-        if (ch.old_driver[0]) {
-                char drv[40];
-                snprintf(drv, sizeof(drv), "DRIVER=%s", ch.old_driver);
-                char *kv[] = { drv };
-                if ((r = send_uevent(tb, ch.dax_sysfs, "unbind", "dax", kv, 1)) != 0)
-                        return r;
-        }
-        if ((r = send_uevent(tb, ch.dax_sysfs, "bind", "dax", NULL, 0)) != 0)
-                return r;
-        for (unsigned i = 0; ch.blocks_added && i < ch.n_blocks; i++) {
-                char dev[96];
-                snprintf(dev, sizeof(dev), "/sys/devices/system/memory/memory%" PRIu64, ch.first_block + i);
-                if ((r = send_uevent(tb, dev, "add", "memory", NULL, 0)) != 0 ||
-                    (r = send_uevent(tb, dev, "online", "memory", NULL, 0)) != 0)
-                        return r;
-        }
+        r = sim_kernel_emit_dax_change(tb, &ch, ch.old_driver[0] != '\0', true);
+        if (r < 0)
+                return fail(r, "uevents");
         printf("%s: %s -> %s\n", name, ch.old_driver[0] ? ch.old_driver : "(none)", ch.new_driver);
         return 0;
 }
@@ -857,6 +842,39 @@ static int cmd_memblock(int argc, char **argv)
                 return fail(r, index_s);
         /* memory_block_change_state() sends KOBJ_ONLINE / KOBJ_OFFLINE */
         return send_uevent(tb, dev, state, "memory", NULL, 0);
+}
+
+static void print_ready(void *userdata)
+{
+        printf("ready\n");
+        fflush(stdout);
+}
+
+static int cmd_kernel(int argc, char **argv)
+{
+        static const struct option opts[] = {
+                { "refuse-unbind", required_argument, NULL, 'r' },
+                { "max-events", required_argument, NULL, 'm' },
+                {}
+        };
+        struct sim_kernel_options o = { .ready = print_ready };
+        const char *tb = testbed();
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+                if (c == 'r') {
+                        if (o.n_refuse_unbind == SIM_KERNEL_MAX_REFUSALS)
+                                return fail(-E2BIG, "--refuse-unbind");
+                        o.refuse_unbind[o.n_refuse_unbind++] = optarg;
+                } else if (c == 'm')
+                        o.max_events = (unsigned)strtoul(optarg, NULL, 10);
+                else
+                        return 2;
+        }
+        if (!tb)
+                return 2;
+        r = sim_kernel_run(tb, &o);
+        return r < 0 ? fail(r, "kernel") : 0;
 }
 
 static int cmd_uevent(int argc, char **argv)
@@ -948,6 +966,8 @@ int main(int argc, char **argv)
                 return cmd_memblock(argc, argv);
         if (strcmp(cmd, "uevent") == 0)
                 return cmd_uevent(argc, argv);
+        if (strcmp(cmd, "kernel") == 0)
+                return cmd_kernel(argc, argv);
         if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
                 usage(stdout);
                 return 0;

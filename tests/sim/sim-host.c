@@ -718,69 +718,129 @@ static int dax_lookup(const char *root, const char *dax, struct sim_port_layout 
         return sim_read_text(root, path, real, sizeof(real));
 }
 
+static int dax_driver(const char *root, const char *dax_sysfs, char ret[16])
+{
+        char path[320], link[320], target[320];
+        ssize_t len;
+
+        ret[0] = '\0';
+        snprintf(path, sizeof(path), "%s/driver", dax_sysfs);
+        TRY(sim_path(root, path, link, sizeof(link)));
+        len = readlink(link, target, sizeof(target) - 1);
+        if (len < 0)
+                return errno == ENOENT ? 0 : -errno;
+        target[len] = '\0';
+        const char *base = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
+        if (strlen(base) >= 16)
+                return -ENAMETOOLONG;
+        strcpy(ret, base);
+        return 0;
+}
+
+static bool any_block_online(const char *root, uint64_t first, unsigned n)
+{
+        for (unsigned b = 0; b < n; b++) {
+                char path[128], state[32];
+                snprintf(path, sizeof(path), MEMORY_DIR "/memory%" PRIu64 "/state", first + b);
+                if (sim_read_text(root, path, state, sizeof(state)) == 0 && strcmp(state, "offline") != 0)
+                        return true;
+        }
+        return false;
+}
+
+static int dax_prepare(const char *root, const char *dax, struct sim_port_layout *l, struct sim_dax_change *c)
+{
+        *c = (struct sim_dax_change) {};
+        TRY(dax_lookup(root, dax, l));
+        dax_path(l, c->dax_sysfs, sizeof(c->dax_sysfs));
+        c->first_block = l->hpa_base / SIM_BLOCK_SIZE;
+        return dax_driver(root, c->dax_sysfs, c->old_driver);
+}
+
+int sim_dax_unbind(const char *root, const char *dax, const char *driver, struct sim_dax_change *ret)
+{
+        struct sim_dax_change c;
+        struct sim_port_layout l;
+        unsigned n = (unsigned)(SIM_REGION_SIZE / SIM_BLOCK_SIZE);
+        char path[320];
+
+        TRY(dax_prepare(root, dax, &l, &c));
+        if (!c.old_driver[0] || (driver && strcmp(driver, c.old_driver) != 0))
+                return -ENODEV;
+
+        /* kmem's remove_memory() fails while a block is online: then the blocks stay, and leak */
+        if (strcmp(c.old_driver, "kmem") == 0 && !any_block_online(root, c.first_block, n)) {
+                for (unsigned b = 0; b < n; b++)
+                        (void)remove_memory_block(root, c.first_block + b, l.node);
+                c.n_blocks = n;
+        }
+        snprintf(path, sizeof(path), "/sys/bus/dax/drivers/%s/%s", c.old_driver, l.dax);
+        (void)sim_unlink(root, path);
+        snprintf(path, sizeof(path), "%s/driver", c.dax_sysfs);
+        (void)sim_unlink(root, path);
+        TRY(attr(root, c.dax_sysfs, "uevent", "MODALIAS=dax:t0*\n"));
+        *ret = c;
+        return 0;
+}
+
+int sim_dax_bind(const char *root, const char *dax, const char *driver, bool online, struct sim_dax_change *ret)
+{
+        struct sim_dax_change c;
+        struct sim_port_layout l;
+        unsigned n = (unsigned)(SIM_REGION_SIZE / SIM_BLOCK_SIZE);
+        char path[128];
+        struct stat st;
+
+        if (strcmp(driver, "kmem") != 0 && strcmp(driver, "device_dax") != 0)
+                return -EINVAL;
+        TRY(dax_prepare(root, dax, &l, &c));
+        if (c.old_driver[0])
+                return -EBUSY;
+        snprintf(c.new_driver, sizeof(c.new_driver), "%s", driver);
+        TRY(bind_driver(root, c.dax_sysfs, "dax", driver));
+        TRY(attr(root, c.dax_sysfs, "uevent", "DRIVER=%s\nMODALIAS=dax:t0*\n", driver));
+
+        if (strcmp(driver, "kmem") == 0) {
+                char full[4096];
+                /* blocks a failed earlier unbind left behind are still there: only add the missing ones */
+                for (unsigned b = 0; b < n; b++) {
+                        snprintf(path, sizeof(path), MEMORY_DIR "/memory%" PRIu64, c.first_block + b);
+                        TRY(sim_path(root, path, full, sizeof(full)));
+                        if (stat(full, &st) == 0)
+                                continue;
+                        TRY(add_memory_block(root, c.first_block + b, l.node, online, "Movable"));
+                        c.n_blocks++;
+                }
+                c.blocks_added = true;
+        }
+        *ret = c;
+        return 0;
+}
+
 int sim_dax_set_mode(const char *root, const char *dax, enum sim_mem_mode mode, struct sim_dax_change *ret)
 {
-        struct sim_dax_change c = {};
+        struct sim_dax_change c, u = {}, b = {};
         struct sim_port_layout l;
-        char path[320], driver_link[320], target[320];
-        uint64_t first;
-        unsigned n = (unsigned)(SIM_REGION_SIZE / SIM_BLOCK_SIZE);
-        ssize_t len;
+        const char *driver = mode == SIM_MEM_SYSTEM_RAM ? "kmem" : "device_dax";
 
         if (mode != SIM_MEM_DEVDAX && mode != SIM_MEM_SYSTEM_RAM)
                 return -EINVAL;
-        TRY(dax_lookup(root, dax, &l));
-        dax_path(&l, c.dax_sysfs, sizeof(c.dax_sysfs));
-        first = l.hpa_base / SIM_BLOCK_SIZE;
-
-        snprintf(path, sizeof(path), "%s/driver", c.dax_sysfs);
-        TRY(sim_path(root, path, driver_link, sizeof(driver_link)));
-        len = readlink(driver_link, target, sizeof(target) - 1);
-        if (len >= 0) {
-                target[len] = '\0';
-                const char *base = strrchr(target, '/') ? strrchr(target, '/') + 1 : target;
-                if (strlen(base) >= sizeof(c.old_driver))
-                        return -ENAMETOOLONG;
-                strcpy(c.old_driver, base);
-        }
-        snprintf(c.new_driver, sizeof(c.new_driver), "%s", mode == SIM_MEM_SYSTEM_RAM ? "kmem" : "device_dax");
-        if (strcmp(c.old_driver, c.new_driver) == 0) {
+        TRY(dax_prepare(root, dax, &l, &c));
+        snprintf(c.new_driver, sizeof(c.new_driver), "%s", driver);
+        if (strcmp(c.old_driver, driver) == 0) {
                 *ret = c;
                 return 0;
         }
-
-        if (strcmp(c.old_driver, "kmem") == 0) {
-                /* kmem's remove_memory() fails while any block is online: the range stays in use */
-                for (unsigned b = 0; b < n; b++) {
-                        char state[32];
-                        snprintf(path, sizeof(path), MEMORY_DIR "/memory%" PRIu64 "/state", first + b);
-                        if (sim_read_text(root, path, state, sizeof(state)) == 0 && strcmp(state, "offline") != 0)
-                                return -EBUSY;
-                }
-                for (unsigned b = 0; b < n; b++)
-                        (void)remove_memory_block(root, first + b, l.node);
-                c.blocks_added = false;
-                c.first_block = first;
-                c.n_blocks = n;
-        }
-
-        if (c.old_driver[0]) {
-                snprintf(path, sizeof(path), "/sys/bus/dax/drivers/%s/%s", c.old_driver, l.dax);
-                (void)sim_unlink(root, path);
-                snprintf(path, sizeof(path), "%s/driver", c.dax_sysfs);
-                (void)sim_unlink(root, path);
-        }
-        TRY(bind_driver(root, c.dax_sysfs, "dax", c.new_driver));
-        TRY(attr(root, c.dax_sysfs, "uevent", "DRIVER=%s\nMODALIAS=dax:t0*\n", c.new_driver));
-
-        if (mode == SIM_MEM_SYSTEM_RAM) {
-                /* kmem adds the range; with auto_online_blocks=offline daxctl then onlines it movable */
-                for (unsigned b = 0; b < n; b++)
-                        TRY(add_memory_block(root, first + b, l.node, true, "Movable"));
-                c.blocks_added = true;
-                c.first_block = first;
-                c.n_blocks = n;
-        }
+        /* as daxctl reconfigure-device: refused while memory of the device is online */
+        if (strcmp(c.old_driver, "kmem") == 0 &&
+            any_block_online(root, c.first_block, (unsigned)(SIM_REGION_SIZE / SIM_BLOCK_SIZE)))
+                return -EBUSY;
+        if (c.old_driver[0])
+                TRY(sim_dax_unbind(root, dax, c.old_driver, &u));
+        /* daxctl onlines what kmem added (auto_online_blocks=offline) */
+        TRY(sim_dax_bind(root, dax, driver, true, &b));
+        c.blocks_added = b.blocks_added;
+        c.n_blocks = b.blocks_added ? b.n_blocks : u.n_blocks;
         *ret = c;
         return 0;
 }

@@ -93,5 +93,14 @@ struct sim_dax_change {
  * block still online (the kernel cannot remove it); -ENOENT for an unknown device.
  */
 int sim_dax_set_mode(const char *root, const char *dax, enum sim_mem_mode mode, struct sim_dax_change *ret);
+/*
+ * The kernel's side of writing the name to drivers/<driver>/unbind: the driver
+ * lets go. kmem removes its blocks only if all are offline; otherwise they stay
+ * behind (the range leaks until reboot, as with older kmem) and n_blocks is 0.
+ * -ENODEV if the device is not bound to `driver` (NULL: to any).
+ */
+int sim_dax_unbind(const char *root, const char *dax, const char *driver, struct sim_dax_change *ret);
+/* ... and to drivers/<driver>/bind: -EBUSY if bound; kmem adds the blocks online or offline. */
+int sim_dax_bind(const char *root, const char *dax, const char *driver, bool online, struct sim_dax_change *ret);
 /* Write memoryN/state; -ENOENT for a block that does not exist. Returns the block's sysfs path. */
 int sim_memblock_set_state(const char *root, uint64_t index, bool online, char ret_sysfs[128]);

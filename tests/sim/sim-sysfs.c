@@ -86,6 +86,12 @@ int sim_write_file(const char *root, const char *path, const void *data, size_t 
                 d += n;
                 len -= (size_t)n;
         }
+        /* closed before the rename: watchers see the close under the temporary name, not ours */
+        if (close(TAKE_FD(fd)) < 0) {
+                r = -errno;
+                (void)unlink(tmp);
+                return r;
+        }
         if (rename(tmp, p) < 0) {
                 r = -errno;
                 (void)unlink(tmp);
