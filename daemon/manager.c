@@ -750,6 +750,30 @@ static void manager_previous_boot(struct manager *m, const struct record_history
  */
 static void manager_first_poll(struct manager *m, struct record_history *h)
 {
+        /*
+         * An unfinished event whose port is no longer isolated (cleared while we
+         * were down, or the port is gone) is not resumed: its actions were for an
+         * isolation that has ended. Say so, once, rather than drop it silently.
+         */
+        for (size_t i = 0; i < h->n_events; i++) {
+                struct isolation_event *e = h->events[i];
+                struct port *p;
+
+                if (e->acknowledged || e->drill || isolation_event_next_step(e) >= e->n_plan ||
+                    record_history_last_for_port(h, e->port) != e)
+                        continue;
+                p = manager_find_port(m, e->port);
+                if (p && port_is_watchable(p)) {
+                        uint32_t status;
+                        if (regwin_read32(p->rp.win, p->rp.ti_offset + CXL_TI_STATUS, &status) >= 0 &&
+                            status_is_isolated(status) && cxl_ti_status_kind(status) == e->kind)
+                                continue;       /* adopted and resumed below */
+                }
+                log_notice("%s: event %s has %zu unfinished action(s), but the port is %s; not resuming them",
+                           e->port, e->id, e->n_plan - isolation_event_next_step(e),
+                           p ? "no longer isolated" : "no longer present");
+        }
+
         for (size_t i = 0; i < m->n_ports; i++) {
                 struct port *p = m->ports[i];
                 struct isolation_event *last;
