@@ -1,0 +1,160 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Event sources in the real daemon on the simulated host.
+
+With a 60 s poll interval nothing but a source can make the daemon read a port in time:
+- an isolation alone stays unseen (negative control);
+- a pci `change` uevent with ERROR_EVENT=BEGIN_RECOVERY on the port -> event within ~1 s;
+- DEVICE_ONLINE= on the function below a port -> that port is read at once;
+- a plain `change` uevent makes the daemon re-read the port's AER counters; the surprise down the
+  injection counted is a change -> event;
+- a `change` on an unrelated function reads nothing.
+Then with a short poll: truncating one port's BAR (SIGBUS for mappers) -> that port reported
+device-gone exactly once, the daemon stays alive, retries in the background without spamming, and
+the other ports still detect isolation.
+"""
+
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+MESSAGE_ID_ISOLATION_DETECTED = "2c3855e947ed4fe68082e16d4d190fad"
+MESSAGE_ID_PORT_NOT_WATCHABLE = "0c30b0927e984bb3b47bfb42321f3a2c"
+DETECT_S = 1.0
+
+
+def sysfs_of(bdf):
+    return f"/sys/devices/pci0000:{bdf[5:7]}/{bdf}"
+
+
+def below(bdf):
+    """The simulated memdev function below a root port (bus + 1)."""
+    bus = int(bdf[5:7], 16) + 1
+    return f"{sysfs_of(bdf)}/0000:{bus:02x}:00.0"
+
+
+def detected_within(d, bdf, seconds):
+    t0 = time.monotonic()
+    (ev,) = d.wait_for_event(bdf, timeout=5)
+    return ev, time.monotonic() - t0
+
+
+def uevent_test(build, work):
+    tb = harness.SimTestbed(build, os.path.join(work, "testbed-uevent"), n_ports=4)
+    p0, p1, p2, p3 = tb.ports
+    for bdf in tb.ports:
+        # Armed before start, so link-down isolates whatever the gate decides for kmem ports.
+        tb.arm(bdf)
+    config = "[daemon]\npoll-interval=60s\n\n[policy \"default\"]\naction=log\n"
+    d = harness.Daemon(build, tb, work, config, name="uevent")
+    try:
+        d.start()
+        d.notify.wait_for("STATUS", lambda v: v.startswith("Watching 4 of 4"))
+
+        # Negative control: nothing reads p0 for a minute, so its isolation stays unseen.
+        tb.inject(p0, "mem-link-down")
+        time.sleep(1.5)
+        assert not d.events(p0), "detected without a uevent: the control is broken"
+
+        # ERROR_EVENT on the port itself.
+        t0 = time.monotonic()
+        tb.cmd("uevent", "--sysfs", sysfs_of(p0), "--action", "change", "--subsystem", "pci",
+               "ERROR_EVENT=BEGIN_RECOVERY", "DEVICE_ONLINE=0")
+        (ev,) = d.wait_for_event(p0, timeout=5)
+        elapsed = time.monotonic() - t0
+        assert elapsed <= DETECT_S, f"ERROR_EVENT: detected after {elapsed:.2f}s"
+        assert ev["kind"] == "mem-link-down", ev
+
+        # DEVICE_ONLINE on the function below the port reads the port.
+        tb.inject(p1, "mem-link-down")
+        time.sleep(0.3)
+        assert not d.events(p1)
+        t0 = time.monotonic()
+        tb.cmd("uevent", "--sysfs", below(p1), "--action", "change", "--subsystem", "pci", "DEVICE_ONLINE=1")
+        d.wait_for_event(p1, timeout=5)
+        elapsed = time.monotonic() - t0
+        assert elapsed <= DETECT_S, f"DEVICE_ONLINE below the port: detected after {elapsed:.2f}s"
+
+        # A plain change on an unrelated port's function reads nothing of p2.
+        tb.inject(p2, "mem-link-down")
+        tb.cmd("uevent", "--sysfs", below(p3), "--action", "change", "--subsystem", "pci")
+        time.sleep(1.0)
+        assert not d.events(p2), "a uevent of another port read p2"
+
+        # A plain change (no ERROR_EVENT) on p2: AER counters re-read; the injection counted a surprise down.
+        t0 = time.monotonic()
+        tb.cmd("uevent", "--sysfs", sysfs_of(p2), "--action", "change", "--subsystem", "pci")
+        d.wait_for_event(p2, timeout=5)
+        elapsed = time.monotonic() - t0
+        assert elapsed <= DETECT_S, f"AER counters: detected after {elapsed:.2f}s"
+
+        # The record is written before the journal hears of it: wait for the messages, then count.
+        d.journal.wait_for(MESSAGE_ID=MESSAGE_ID_ISOLATION_DETECTED, count=3, timeout=5)
+        assert len(d.journal.find(MESSAGE_ID=MESSAGE_ID_ISOLATION_DETECTED)) == 3
+        rc = d.stop()
+        assert rc == 0, f"exit status {rc}"
+    except BaseException:
+        print(d.output() if d.n_starts else "", file=sys.stderr)
+        raise
+    finally:
+        d.cleanup()
+
+
+def sigbus_test(build, work):
+    tb = harness.SimTestbed(build, os.path.join(work, "testbed-sigbus"), n_ports=4)
+    p0, p1, p2, p3 = tb.ports
+    for bdf in tb.ports:
+        tb.arm(bdf)
+    config = "[daemon]\npoll-interval=50ms\n\n[policy \"default\"]\naction=log\n"
+    d = harness.Daemon(build, tb, work, config, name="sigbus")
+    try:
+        d.start()
+        d.notify.wait_for("STATUS", lambda v: v.startswith("Watching 4 of 4"))
+
+        tb.cmd("truncate", "--port", p1)
+        (e,) = d.journal.wait_for(MESSAGE_ID=MESSAGE_ID_PORT_NOT_WATCHABLE, CXL_ISOLD_PORT=p1, timeout=5)
+        assert e["CXL_ISOLD_REASON"] == "device-gone", e
+        d.notify.wait_for("STATUS", lambda v: v.startswith("Watching 3 of 4"))
+
+        # Alive, and every other port still detects.
+        for bdf in (p0, p2, p3):
+            tb.inject(bdf, "mem-link-down")
+        for bdf in (p0, p2, p3):
+            (ev,) = d.wait_for_event(bdf, timeout=5)
+            assert ev["kind"] == "mem-link-down", ev
+        assert d.proc.poll() is None, "daemon died after SIGBUS"
+
+        # Rediscovery retries in the background (1 s, 2 s, ...) without logging the loss again.
+        time.sleep(3.5)
+        assert d.proc.poll() is None, "daemon died while rediscovering"
+        gone = d.journal.find(MESSAGE_ID=MESSAGE_ID_PORT_NOT_WATCHABLE, CXL_ISOLD_PORT=p1)
+        assert len(gone) == 1, gone
+        assert not d.events(p1)
+
+        rc = d.stop()
+        assert rc == 0, f"exit status {rc}"
+    except BaseException:
+        print(d.output() if d.n_starts else "", file=sys.stderr)
+        raise
+    finally:
+        d.cleanup()
+
+
+def main():
+    build = harness.build_dir_from_argv()
+    harness.check_environment()
+    with harness.Workdir() as work:
+        # Separate directories: each daemon has its own state (events.jsonl) and journal.
+        for name, test in (("uevent", uevent_test), ("sigbus", sigbus_test)):
+            os.makedirs(os.path.join(work, name))
+            test(build, os.path.join(work, name))
+    print("ok: ERROR_EVENT/DEVICE_ONLINE uevents and AER counter changes read a port at once; "
+          "a truncated BAR makes one port device-gone while the others keep detecting")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
