@@ -18,7 +18,22 @@
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
 
-enum mode { MODE_DAEMON, MODE_LIST_PORTS, MODE_CHECK_CONFIG };
+/*
+ * The D-Bus API (bus.c) is an optional part of the binary: referenced weakly,
+ * so the core builds, runs and is tested without it, and uses it when linked.
+ */
+struct bus;
+extern int bus_new(struct manager *m, struct bus **ret) __attribute__((weak));
+extern struct bus *bus_free(struct bus *b) __attribute__((weak));
+extern int bus_introspect(const char *dir) __attribute__((weak));
+
+static void bus_freep(struct bus **b)
+{
+        if (*b && bus_free)
+                bus_free(*b);
+}
+
+enum mode { MODE_DAEMON, MODE_LIST_PORTS, MODE_CHECK_CONFIG, MODE_BUS_INTROSPECT };
 
 static void help(void)
 {
@@ -36,6 +51,7 @@ static void help(void)
                "     --dry-run               Detect, record and log, but run no action that changes anything\n"
                "     --log-target TARGET     auto, journal or console\n"
                "     --log-level LEVEL       0-7 or debug/info/notice/warning/err\n"
+               "     --bus-introspect DIR    Write the D-Bus interface XML into DIR and exit\n"
                "     --irq-source PORT=vfio:BDF|PORT=uio:BDF\n"
                "                             Also read PORT when BDF signals an interrupt (repeatable)\n");
 }
@@ -57,7 +73,8 @@ static int parse_log_level(const char *s)
 int main(int argc, char *argv[])
 {
         enum { ARG_VERSION = 0x100, ARG_LIST_PORTS, ARG_JSON, ARG_CHECK_CONFIG, ARG_CONFIG, ARG_CONFIG_DIR,
-               ARG_STATE_DIR, ARG_POLL_INTERVAL, ARG_DRY_RUN, ARG_LOG_TARGET, ARG_LOG_LEVEL, ARG_IRQ_SOURCE };
+               ARG_STATE_DIR, ARG_POLL_INTERVAL, ARG_DRY_RUN, ARG_LOG_TARGET, ARG_LOG_LEVEL, ARG_IRQ_SOURCE,
+               ARG_BUS_INTROSPECT };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -72,9 +89,12 @@ int main(int argc, char *argv[])
                 { "log-target", required_argument, NULL, ARG_LOG_TARGET },
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "irq-source", required_argument, NULL, ARG_IRQ_SOURCE },
+                { "bus-introspect", required_argument, NULL, ARG_BUS_INTROSPECT },
                 {}
         };
         _cleanup_(manager_freep) struct manager *m = NULL;
+        _cleanup_(bus_freep) struct bus *bus = NULL;    /* declared after m: released before it */
+        const char *introspect_dir = NULL;
         _cleanup_strv_free_ char **irq_sources = NULL;
         struct manager_options opts = {};
         enum log_target target = LOG_TARGET_AUTO;
@@ -136,6 +156,10 @@ int main(int argc, char *argv[])
                         }
                         log_set_max_level(k);
                         break;
+                case ARG_BUS_INTROSPECT:
+                        mode = MODE_BUS_INTROSPECT;
+                        introspect_dir = optarg;
+                        break;
                 case ARG_IRQ_SOURCE:
                         if (strv_extend(&irq_sources, optarg) < 0) {
                                 log_oom();
@@ -155,6 +179,18 @@ int main(int argc, char *argv[])
                 k = list_ports(stdout, json);
                 if (k < 0) {
                         fprintf(stderr, "Discovery failed: %s\n", strerror(-k));
+                        return EXIT_FAILURE;
+                }
+                return EXIT_SUCCESS;
+        }
+        if (mode == MODE_BUS_INTROSPECT) {
+                if (!bus_introspect) {
+                        fprintf(stderr, "This build has no D-Bus API.\n");
+                        return EXIT_FAILURE;
+                }
+                k = bus_introspect(introspect_dir);
+                if (k < 0) {
+                        fprintf(stderr, "Cannot write the D-Bus introspection to %s: %s\n", introspect_dir, strerror(-k));
                         return EXIT_FAILURE;
                 }
                 return EXIT_SUCCESS;
@@ -193,6 +229,12 @@ int main(int argc, char *argv[])
         if (k < 0) {
                 log_error_errno(k, "Cannot set up the event loop: %m");
                 return EXIT_FAILURE;
+        }
+        if (bus_new) {
+                /* Before startup, so the name is owned when READY=1 goes out. Without a bus we still watch. */
+                k = bus_new(m, &bus);
+                if (k < 0)
+                        log_notice_errno(k, "D-Bus API unavailable, watching and acting without it: %m");
         }
         k = manager_startup(m);
         if (k < 0) {
