@@ -884,8 +884,18 @@ int manager_startup(struct manager *m)
                         log_warning_errno(k, "Cannot start the event sources, relying on polling: %m");
         }
 
-        k = sd_event_add_time_relative(m->event, &m->poll_timer, CLOCK_MONOTONIC, m->poll_interval_usec, 0,
-                                       on_poll, m);
+        /*
+         * Accuracy 0 would mean sd-event's default slack of 250 ms, which turns a 10 ms poll into
+         * "sometime within 260 ms". Allow 1% of the interval (at most 0.5 ms) so detection stays within
+         * interval + 1 ms while wake-ups can still coalesce.
+         */
+        uint64_t poll_accuracy_usec = m->poll_interval_usec / 100;
+        if (poll_accuracy_usec > 500)
+                poll_accuracy_usec = 500;
+        if (poll_accuracy_usec == 0)
+                poll_accuracy_usec = 1;
+        k = sd_event_add_time_relative(m->event, &m->poll_timer, CLOCK_MONOTONIC, m->poll_interval_usec,
+                                       poll_accuracy_usec, on_poll, m);
         if (k < 0)
                 return log_error_errno(k, "Cannot start the poll timer: %m");
         (void)sd_event_source_set_description(m->poll_timer, "poll");
