@@ -24,6 +24,8 @@ import harness  # noqa: E402
 MESSAGE_ID_ISOLATION_DETECTED = "2c3855e947ed4fe68082e16d4d190fad"
 MESSAGE_ID_PORT_NOT_WATCHABLE = "0c30b0927e984bb3b47bfb42321f3a2c"
 DETECT_S = 1.0
+CTL_MEM_TIMEOUT_ENABLE = 1 << 4
+CTL_MEM_ISOLATION_ENABLE = 1 << 16
 
 
 def sysfs_of(bdf):
@@ -45,17 +47,24 @@ def detected_within(d, bdf, seconds):
 def uevent_test(build, work):
     tb = harness.SimTestbed(build, os.path.join(work, "testbed-uevent"), n_ports=4)
     p0, p1, p2, p3 = tb.ports
-    for bdf in tb.ports:
-        # Armed before start, so link-down isolates whatever the gate decides for kmem ports.
+    info = tb.list_ports(os.path.join(build, "daemon", "cxl-isold"))
+    # p0, p1: CXL.mem isolation on timeout, without ERR_COR: their isolation changes no AER counter,
+    # so only the uevent's own meaning (ERROR_EVENT=, DEVICE_ONLINE=) can make the daemon read them.
+    for bdf in (p0, p1):
+        tb.set_control_bits(info[bdf], CTL_MEM_ISOLATION_ENABLE | CTL_MEM_TIMEOUT_ENABLE)
+    # p2, p3: armed with ERR_COR before start; a link-down also counts an AER surprise down.
+    for bdf in (p2, p3):
         tb.arm(bdf)
-    config = "[daemon]\npoll-interval=60s\n\n[policy \"default\"]\naction=log\n"
+    config = ("[daemon]\npoll-interval=60s\n\n"
+              f"[port \"{p0}\"]\narm=never\n\n[port \"{p1}\"]\narm=never\n\n"
+              "[policy \"default\"]\naction=log\n")
     d = harness.Daemon(build, tb, work, config, name="uevent")
     try:
         d.start()
         d.notify.wait_for("STATUS", lambda v: v.startswith("Watching 4 of 4"))
 
         # Negative control: nothing reads p0 for a minute, so its isolation stays unseen.
-        tb.inject(p0, "mem-link-down")
+        tb.inject(p0, "mem-timeout")
         time.sleep(1.5)
         assert not d.events(p0), "detected without a uevent: the control is broken"
 
@@ -66,10 +75,10 @@ def uevent_test(build, work):
         (ev,) = d.wait_for_event(p0, timeout=5)
         elapsed = time.monotonic() - t0
         assert elapsed <= DETECT_S, f"ERROR_EVENT: detected after {elapsed:.2f}s"
-        assert ev["kind"] == "mem-link-down", ev
+        assert ev["kind"] == "mem-timeout", ev
 
         # DEVICE_ONLINE on the function below the port reads the port.
-        tb.inject(p1, "mem-link-down")
+        tb.inject(p1, "mem-timeout")
         time.sleep(0.3)
         assert not d.events(p1)
         t0 = time.monotonic()
