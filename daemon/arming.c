@@ -128,6 +128,15 @@ int arming_evaluate_port(struct manager *m, struct port *p)
         struct arming_decision d = {};
         int k;
 
+        /* Without the capability there is nothing to decide; kept for D-Bus, the not-watchable message said it. */
+        if (p->rp.reason == PORT_NO_TI_CAPABILITY || p->rp.reason == PORT_NO_MEM_ISOLATION) {
+                struct arming_decision none = {};
+                (void)arming_gate_decide(p->rp.reason == PORT_NO_MEM_ISOLATION ? &p->rp.ti_cap : NULL,
+                                         GATE_ARM_AUTO, &(struct port_topology) {}, &none);
+                p->gate = none;
+                p->gate_decided = true;
+                return 0;
+        }
         /* Control is not touched while isolated: the operator's recovery owns the port then. */
         if (p->state != PORT_STATE_WATCHING || !p->rp.win)
                 return 0;
