@@ -365,10 +365,23 @@ static struct policy_fires *manager_policy_fires(struct manager *m, const char *
         return &l[m->n_policy_fires++];
 }
 
-static int event_plan(struct manager *m, struct isolation_event *e, const struct port *p)
+static int event_plan(struct manager *m, struct isolation_event *e, const struct port *p, const char *drill_policy)
 {
         const struct config_policy *policies[POLICIES_MAX];
         size_t n;
+
+        /* A drill names its policy (D-Bus Drill): exactly that one, unthrottled, and it fires no cooldown. */
+        if (drill_policy) {
+                const struct config_policy *c = policy_by_name(m->config, drill_policy);
+                if (!c)
+                        return -ENOENT;
+                for (size_t j = 0; j < c->n_actions; j++) {
+                        int k = isolation_event_plan_add(e, c->name, c->actions[j]);
+                        if (k < 0)
+                                return k;
+                }
+                return 0;
+        }
 
         n = config_policies_for(m->config, p->rp.bdf, p->rp.host_bridge, p->rp.serial, (int)e->kind, policies,
                                 ELEMENTSOF(policies));
@@ -483,7 +496,8 @@ static void event_log(struct manager *m, const struct isolation_event *e)
                           *dax ? dax : "none", e->id, *policies ? policies : "none", *actions ? actions : "none");
 }
 
-int manager_handle_isolation(struct manager *m, struct port *p, bool drill, struct isolation_event **ret)
+static int handle_isolation(struct manager *m, struct port *p, bool drill, const char *drill_policy,
+                            struct isolation_event **ret)
 {
         _cleanup_(isolation_event_freep) struct isolation_event *e = isolation_event_new();
         struct isolation_event *owned;
@@ -522,7 +536,9 @@ int manager_handle_isolation(struct manager *m, struct port *p, bool drill, stru
         if (k < 0)
                 log_warning_errno(k, "%s: cannot read the dax devices below the port, recording none: %m", p->rp.bdf);
 
-        k = event_plan(m, e, p);
+        k = event_plan(m, e, p, drill_policy);
+        if (k == -ENOENT)
+                return k;       /* the drill's policy does not exist: nothing recorded */
         if (k < 0)
                 return log_oom();
 
@@ -549,6 +565,16 @@ int manager_handle_isolation(struct manager *m, struct port *p, bool drill, stru
         if (ret)
                 *ret = owned;
         return 0;
+}
+
+int manager_handle_isolation(struct manager *m, struct port *p, bool drill, struct isolation_event **ret)
+{
+        return handle_isolation(m, p, drill, NULL, ret);
+}
+
+int manager_drill(struct manager *m, struct port *p, const char *policy, struct isolation_event **ret)
+{
+        return handle_isolation(m, p, true, policy, ret);
 }
 
 int manager_acknowledge(struct manager *m, const char *event_id, const char *by)

@@ -113,6 +113,8 @@ int manager_reload(struct manager *m);
  * plan. drill=true for a self-test that did not come from hardware.
  */
 int manager_handle_isolation(struct manager *m, struct port *p, bool drill, struct isolation_event **ret);
+/* A drill of one named policy on p, matching or not (-ENOENT: no such policy, nothing recorded). */
+int manager_drill(struct manager *m, struct port *p, const char *policy, struct isolation_event **ret);
 /* Operator acknowledgement: recorded, port -> acknowledged. by = who asked (for the audit trail). */
 int manager_acknowledge(struct manager *m, const char *event_id, const char *by);
 
