@@ -292,7 +292,7 @@ int main(int argc, char **argv)
         _cleanup_free_ uint64_t *lat = NULL;
         sd_event *e = NULL;
         sd_event_source *es = NULL;
-        unsigned count, received = 0, extra = 0, other_wakes = 0, other_tries = 0;
+        unsigned count, received = 0, extra = 0, other_wakes = 0, other_tries = 0, misses = 0;
         bool negative;
         const char *path;
         int fd = -1, r;
@@ -337,7 +337,11 @@ int main(int argc, char **argv)
                         c.error = r;
                         break;
                 }
+                /* Five in a row lost: the path is broken, do not spend a second on each of the rest. */
+                if (r == 0 && !negative && ++misses >= 5)
+                        break;
                 if (r > 0) {
+                        misses = 0;
                         lat[received++] = (uint64_t)((c.seen.tv_sec - c.raised.tv_sec) * 1000000000LL +
                                                      (c.seen.tv_nsec - c.raised.tv_nsec));
                         extra += c.woken - before - 1;
