@@ -33,6 +33,9 @@
 #ifndef UMOCKDEV_PRELOAD
 #define UMOCKDEV_PRELOAD "libumockdev-preload.so.0"
 #endif
+#ifndef SIM_KERNEL_PRELOAD
+#define SIM_KERNEL_PRELOAD "libcxlisolsim-kernel.so"
+#endif
 
 static const char *arg_testbed;
 
@@ -44,7 +47,9 @@ static void usage(FILE *f)
               "  create --dir DIR [--ports N] [--port-opt I:OPT[,OPT...]]...\n"
               "         OPT: no-ti no-mem-isolation no-interrupt msgnum=0|1 config-64 no-resource bir1\n"
               "              offset=HEX mem=devdax|system-ram|none\n"
-              "  run [--testbed DIR] -- CMD [ARGS...]   run CMD with the testbed as /sys\n"
+              "  run [--testbed DIR] [--no-kernel] -- CMD [ARGS...]\n"
+              "         run CMD with the testbed as /sys; writes to dax bind/unbind and memoryN/state\n"
+              "         act synchronously as in the kernel ($CXL_ISOL_SIM_REFUSE=unbind:daxX.Y,offline:N)\n"
               "  env [--testbed DIR]                    print UMOCKDEV_DIR=... LD_PRELOAD=...\n"
               "\n"
               "Hardware side (the port itself):\n"
@@ -196,15 +201,22 @@ static int cmd_create(int argc, char **argv)
 
 /* --- run / env --- */
 
-static int preload_env(const char *tb, char **ret_preload)
+/*
+ * UMOCKDEV_DIR and LD_PRELOAD for a process in the testbed: the kernel side
+ * of sysfs writes first (it must see "/sys/..." paths before umockdev
+ * redirects them), then umockdev's library, then whatever was there.
+ */
+static int preload_env(const char *tb, bool kernel, char **ret_preload)
 {
         const char *old = getenv("LD_PRELOAD");
+        bool want_kernel = kernel && !(old && strstr(old, "libcxlisolsim-kernel"));
+        bool want_umockdev = !(old && strstr(old, "libumockdev-preload"));
 
         if (setenv("UMOCKDEV_DIR", tb, 1) < 0)
                 return -errno;
-        if (old && strstr(old, "libumockdev-preload"))
-                return (*ret_preload = strdup(old)) ? 0 : -ENOMEM;
-        if (asprintf(ret_preload, "%s%s%s", UMOCKDEV_PRELOAD, old && *old ? ":" : "", old ? old : "") < 0)
+        if (asprintf(ret_preload, "%s%s%s%s%s", want_kernel ? SIM_KERNEL_PRELOAD : "",
+                     want_kernel && want_umockdev ? ":" : "", want_umockdev ? UMOCKDEV_PRELOAD : "",
+                     (want_kernel || want_umockdev) && old && *old ? ":" : "", old ? old : "") < 0)
                 return -ENOMEM;
         return 0;
 }
@@ -214,17 +226,19 @@ static int cmd_run(int argc, char **argv)
         _cleanup_free_ char *preload = NULL;
         char abs[PATH_MAX];
         const char *tb = testbed();
+        bool kernel = true;
         int i, r;
 
         for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-                ;
+                if (strcmp(argv[i], "--no-kernel") == 0)
+                        kernel = false;
         if (!tb || i + 1 >= argc) {
                 fprintf(stderr, "cxl-isol-sim run: need a testbed and -- CMD\n");
                 return 2;
         }
         if (!realpath(tb, abs))
                 return fail(-errno, tb);
-        r = preload_env(abs, &preload);
+        r = preload_env(abs, kernel, &preload);
         if (r < 0)
                 return fail(r, "environment");
         if (setenv("LD_PRELOAD", preload, 1) < 0)
@@ -244,7 +258,7 @@ static int cmd_env(void)
                 return fail(-ENOENT, "no testbed");
         if (!realpath(tb, abs))
                 return fail(-errno, tb);
-        r = preload_env(abs, &preload);
+        r = preload_env(abs, true, &preload);
         if (r < 0)
                 return fail(r, "environment");
         printf("UMOCKDEV_DIR=%s\nLD_PRELOAD=%s\n", abs, preload);

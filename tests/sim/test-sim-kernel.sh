@@ -69,3 +69,43 @@ wait_for "dax1.0 bound to kmem" bound_to dax1.0 kmem
 wait_for "blocks back" test -e "$sys/devices/system/memory/memory$first/state"
 grep -qx offline "$sys/devices/system/memory/memory$first/state" || fail "new blocks should be offline"
 echo "ok: the kernel emulator applies sysfs writes"
+
+# The preloaded kernel side (cxl-isol-sim run): the writer's own write() acts,
+# synchronously, and fails the way the kernel's would.
+CXL_ISOL_SIM_REFUSE=offline:545,unbind:dax2.0 "$sim" run -- python3 - "$first" >"$tb/sync.out" 2>&1 <<'PY' ||
+import errno, os, sys
+first = int(sys.argv[1])
+def write(path, value):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, value.encode())
+        return 0
+    except OSError as e:
+        return e.errno
+    finally:
+        os.close(fd)
+def read(path):
+    with open(path) as f:
+        return f.read().strip()
+state = "/sys/devices/system/memory/memory%d/state"
+# dax1.0 is kmem again with its blocks offline; online one, then offline it: read back at once
+assert write(state % first, "online_movable\n") == 0 and read(state % first) == "online", "online"
+assert write(state % first, "offline\n") == 0 and read(state % first) == "offline", "offline"
+assert write(state % first, "sideways") == errno.EINVAL and read(state % first) == "offline", "EINVAL"
+assert write(state % (first + 1), "online") == 0, "online 545"
+assert write(state % (first + 1), "offline") == errno.EBUSY and read(state % (first + 1)) == "online", "refused offline"
+assert write("/sys/bus/dax/drivers/device_dax/unbind", "dax2.0") == errno.EBUSY, "refused unbind"
+assert os.path.basename(os.readlink("/sys/bus/dax/devices/dax2.0/driver")) == "device_dax", "still bound"
+assert write("/sys/bus/dax/drivers/device_dax/unbind", "dax3.0") == errno.ENOENT, "no dax3.0 (port 3 has no region)"
+# what the daemon's offline-devdax does: remove_id, unbind, and the link is gone on return
+assert write("/sys/bus/dax/drivers/device_dax/remove_id", "dax0.0") == 0
+assert write("/sys/bus/dax/drivers/device_dax/unbind", "dax0.0") == errno.ENODEV, "dax0.0 was unbound above"
+assert write("/sys/bus/dax/drivers/device_dax/bind", "dax0.0") == 0
+assert write("/sys/bus/dax/drivers/device_dax/unbind", "dax0.0") == 0
+assert not os.path.lexists("/sys/bus/dax/devices/dax0.0/driver"), "unbound on return"
+assert read("/sys/bus/dax/drivers/device_dax/unbind") == "", "control file stays empty"
+print("sync ok")
+PY
+        fail "synchronous kernel side"
+grep -q '^sync ok' "$tb/sync.out" || fail "synchronous kernel side"
+echo "ok: synchronous kernel side in run"
