@@ -652,8 +652,9 @@ void record_history_done(struct record_history *h)
 
 struct isolation_event *record_history_last_for_port(const struct record_history *h, const char *bdf)
 {
+        /* Entries may be NULL: the manager takes events it adopts out of the history. */
         for (size_t i = h->n_events; i > 0; i--)
-                if (strcmp(h->events[i - 1]->port, bdf) == 0)
+                if (h->events[i - 1] && strcmp(h->events[i - 1]->port, bdf) == 0)
                         return h->events[i - 1];
         return NULL;
 }

@@ -44,5 +44,5 @@ struct record_history {
 int record_load(const char *state_dir, struct record_history *ret);
 int record_parse_buffer(const char *text, size_t len, struct record_history *ret);
 void record_history_done(struct record_history *h);
-/* The latest event recorded for this port, NULL if none. */
+/* The latest event recorded for this port, NULL if none. events[] entries set to NULL (taken) are skipped. */
 struct isolation_event *record_history_last_for_port(const struct record_history *h, const char *bdf);

@@ -38,8 +38,9 @@ def main():
     harness.check_environment()
 
     with harness.Workdir() as work:
-        tb = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=2, port_opts=["1:mem=devdax"])
-        hang_port, slow_port = tb.ports
+        tb = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=3,
+                                port_opts=["1:mem=devdax", "2:mem=devdax"])
+        hang_port, slow_port, other_port = tb.ports
         for p in tb.ports:
             tb.arm(p)
 
@@ -73,6 +74,11 @@ match-port={hang_port}
 action=exec log
 exec={after}
 
+[policy "other"]
+match-port={other_port}
+action=exec
+exec={after}
+
 [policy "slow"]
 match-port={slow_port}
 action=exec
@@ -92,6 +98,14 @@ timeout=30s
             pids = harness.wait_until(lambda: os.path.exists(f"{work}/hang-pids") and
                                       open(f"{work}/hang-pids").read().split(), what="the hung script to start")
             script_pid, child_pid = int(pids[0]), int(pids[1])
+
+            # Another port's event does not wait for the hung script: ports run concurrently.
+            tb.inject(other_port, "mem-link-down")
+            (other_ev,) = d.wait_for_event(other_port)
+            (other_result,) = d.wait_for_actions(other_ev["id"], 1, timeout=4)
+            assert other_result["result"] == "success", other_result
+            assert alive(script_pid), "the other port's action should have run while the hung script still ran"
+            assert d.action_results(ev["id"]) == []
             results = d.wait_for_actions(ev["id"], 1, timeout=15)
             elapsed = time.monotonic() - t0
             r = results[0]
@@ -126,7 +140,7 @@ timeout=30s
             assert results[0]["result"] == "success", results
             time.sleep(0.3)
             assert len(d.action_results(slow_ev["id"])) == 1
-            assert len(d.events()) == 2, "restart re-detected an isolation it had recorded"
+            assert len(d.events()) == 3, "restart re-detected an isolation it had recorded"
             assert not d.journal.find(MESSAGE_ID=MESSAGE_ID_ISOLATION_DETECTED)
             with open(f"{work}/slow-starts") as f:
                 assert f.read().count("started") == 2     # interrupted once, resumed once
