@@ -29,15 +29,12 @@
 #include "action.h"
 #include "cleanup.h"
 #include "cxl-regs.h"
+#include "kernel-log.h"
 #include "manager.h"
 #include "record.h"
 #include "topology.h"
 
 #define EVIDENCE_DIR "evidence"
-/* Kernel messages: from this long before the event, at most this many records and bytes (the newest kept). */
-#define KMSG_BEFORE_USEC (10ULL * 60ULL * 1000000ULL)
-#define KMSG_RECORDS_MAX 4096
-#define KMSG_BYTES_MAX (512 * 1024)
 #define KMSG_PATH "/dev/kmsg"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct port_topology *, port_topology_done);
@@ -240,77 +237,10 @@ static void collect_topology(struct action_run *run, FILE *f, char **ret_note, b
                 fprintf(f, "unreadable processes (dax users not counted): %u\n", t->unreadable_processes);
 }
 
-/*
- * /dev/kmsg from its oldest record, non-blocking: each read() returns one
- * record ("prio,seq,usec,flags;text\n" plus continuation lines), EAGAIN at
- * the end, EPIPE when the ring overwrote the record we were about to read.
- * Records from KMSG_BEFORE_USEC before the event on are kept, the newest
- * KMSG_RECORDS_MAX of them within KMSG_BYTES_MAX.
- */
 static void collect_kmsg(struct action_run *run, FILE *f, char **ret_note, bool *ret_partial)
 {
-        uint64_t since = run->event->monotonic_usec > KMSG_BEFORE_USEC ? run->event->monotonic_usec - KMSG_BEFORE_USEC : 0;
-        _cleanup_close_ int fd = open(KMSG_PATH, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-        char **ring = NULL;
-        size_t head = 0, count = 0, bytes = 0, dropped = 0, lost = 0;
-        char buf[8192];
-
-        if (fd < 0) {
-                fprintf(f, "# " KMSG_PATH " unavailable: %s\n", strerror(errno));
-                (void)asprintf(ret_note, KMSG_PATH " unavailable: %s", strerror(errno));
-                *ret_partial = true;
-                return;
-        }
-        ring = calloc(KMSG_RECORDS_MAX, sizeof(char *));
-        if (!ring) {
-                *ret_note = strdup("out of memory");
-                *ret_partial = true;
-                return;
-        }
-        for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf) - 1);
-                unsigned long long usec;
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && errno == EPIPE) {
-                        lost++;
-                        continue;
-                }
-                if (n <= 0)
-                        break;
-                buf[n] = '\0';
-                if (sscanf(buf, "%*u,%*u,%llu", &usec) != 1 || usec < since)
-                        continue;
-                /* Oldest out while over a bound: the moments right before and after the event matter most. */
-                while (count > 0 && (count == KMSG_RECORDS_MAX || bytes + (size_t)n > KMSG_BYTES_MAX)) {
-                        size_t oldest = (head + KMSG_RECORDS_MAX - count) % KMSG_RECORDS_MAX;
-                        bytes -= strlen(ring[oldest]);
-                        free(ring[oldest]);
-                        ring[oldest] = NULL;
-                        count--;
-                        dropped++;
-                }
-                ring[head] = strdup(buf);
-                if (!ring[head])
-                        break;
-                bytes += (size_t)n;
-                head = (head + 1) % KMSG_RECORDS_MAX;
-                count++;
-        }
-        fprintf(f, "# kernel messages from %llu usec after boot (event at %llu), %zu records\n",
-                (unsigned long long)since, (unsigned long long)run->event->monotonic_usec, count);
-        for (size_t i = 0; i < count; i++) {
-                size_t idx = (head + KMSG_RECORDS_MAX - count + i) % KMSG_RECORDS_MAX;
-                fputs(ring[idx], f);
-                free(ring[idx]);
-        }
-        free(ring);
-        if (dropped > 0 || lost > 0)
-                (void)asprintf(ret_note, "%zu records, %zu older dropped by the bound, %zu lost to the ring", count,
-                               dropped, lost);
-        else
-                (void)asprintf(ret_note, "%zu records", count);
+        kernel_log_collect(KMSG_PATH, run->event->monotonic_usec, run->event->realtime_usec, run->event->boot_id, f,
+                           ret_note, ret_partial);
 }
 
 static void collect_config(struct action_run *run, FILE *f, char **ret_note, bool *ret_partial)

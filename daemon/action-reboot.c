@@ -385,7 +385,8 @@ static void reboot_free_data(struct action_run *run)
         if (!st)
                 return;
         sd_bus_slot_unref(st->slot);
-        sd_bus_flush_close_unref(st->bus);
+        /* No flush: the reply is in (or no longer wanted), and a flush could block the loop on a stuck bus. */
+        sd_bus_close_unref(st->bus);
         free(st->notes);
         free(st);
         run->data = NULL;

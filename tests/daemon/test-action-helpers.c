@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "kernel-log.h"
 #include "memblock-select.h"
 #include "proc-maps.h"
 #include "reboot-time.h"
@@ -350,6 +351,79 @@ static void test_memblock_select(void **state)
         assert_null(p);
 }
 
+/* --- kernel log ------------------------------------------------------------- */
+
+static bool startswith(const char *s, const char *prefix)
+{
+        return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static char *collect(const char *kmsg, uint64_t mono, char **ret_note, bool *ret_partial)
+{
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+
+        assert_non_null(f);
+        *ret_note = NULL;
+        *ret_partial = false;
+        kernel_log_collect(kmsg, mono, 1795554000000000ULL, "0123456789abcdef0123456789abcdef", f, ret_note, ret_partial);
+        assert_int_equal(fclose(f), 0);
+        return text;
+}
+
+static void test_kernel_log_kmsg(void **state)
+{
+        char path[] = "/tmp/test-kmsg-XXXXXX", expect[128];
+        char *text, *note;
+        bool partial;
+        int fd = mkstemp(path);
+
+        /* One record per read(), as /dev/kmsg gives them: a regular file with a single record does the same. */
+        assert_true(fd >= 0);
+        assert_true(write(fd, "6,1,5000000,-;hello from kmsg\n", 30) == 30);
+        assert_int_equal(close(fd), 0);
+
+        text = collect(path, 5 * USEC, &note, &partial);
+        snprintf(expect, sizeof(expect), "# %s: kernel messages from 0 usec after boot (event at 5000000), 1 records\n",
+                 path);
+        assert_true(startswith(text, expect));
+        assert_non_null(strstr(text, "6,1,5000000,-;hello from kmsg\n"));
+        assert_false(partial);
+        snprintf(expect, sizeof(expect), "%s, 1 records, 0 older dropped by the bound, 0 lost to the ring", path);
+        assert_string_equal(note, expect);
+        free(text);
+        free(note);
+
+        /* Older than ten minutes before the event: left out. */
+        text = collect(path, 1000 * USEC, &note, &partial);
+        assert_null(strstr(text, "hello from kmsg"));
+        assert_non_null(strstr(text, "), 0 records\n"));
+        free(text);
+        free(note);
+        assert_int_equal(unlink(path), 0);
+}
+
+static void test_kernel_log_journal_fallback(void **state)
+{
+        char *text, *note;
+        bool partial;
+
+        text = collect("/nonexistent/kmsg", 5 * USEC, &note, &partial);
+        if (startswith(text, "# /nonexistent/kmsg unavailable (No such file or directory): the journal's kernel "
+                       "messages of boot 0123456789abcdef0123456789abcdef from ")) {
+                assert_false(partial);
+                assert_true(startswith(note, "from the journal (/nonexistent/kmsg: No such file or directory), "));
+        } else {
+                /* No journal to read either: then it must say so and count as missing. */
+                assert_true(startswith(text, "# /nonexistent/kmsg unavailable (No such file or directory), journal "
+                                       "unavailable ("));
+                assert_true(partial);
+        }
+        free(text);
+        free(note);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -363,6 +437,8 @@ int main(void)
                 cmocka_unit_test_setup(test_reboot_window_invalid, utc_setup),
                 cmocka_unit_test(test_reboot_window_dst),
                 cmocka_unit_test(test_memblock_select),
+                cmocka_unit_test(test_kernel_log_kmsg),
+                cmocka_unit_test(test_kernel_log_journal_fallback),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
