@@ -317,7 +317,8 @@ def run_with_journal(journal, argv, env=None, timeout=30):
 
 
 class Daemon:
-    def __init__(self, build_dir, testbed, workdir, config_text, args=(), watchdog_usec=None, name="daemon"):
+    def __init__(self, build_dir, testbed, workdir, config_text, args=(), watchdog_usec=None, name="daemon",
+                 env=None):
         self.binary = os.path.join(build_dir, "daemon", "cxl-isold")
         if not os.access(self.binary, os.X_OK):
             skip(f"daemon not built: {self.binary}")
@@ -332,6 +333,8 @@ class Daemon:
         self.args = list(args)
         self.watchdog_usec = watchdog_usec
         self.name = name
+        # Extra environment, e.g. DBUS_SYSTEM_BUS_ADDRESS of a private bus (python-dbusmock) for D-Bus tests.
+        self.extra_env = dict(env or {})
         self.proc = None
         self.journal = None
         self.notify = None
@@ -349,6 +352,10 @@ class Daemon:
         env["CXL_TEST_JOURNAL_DIR"] = self.journal.directory
         if self.watchdog_usec:
             env["WATCHDOG_USEC"] = str(self.watchdog_usec)
+        # Never the host's system bus: a test daemon must not take a name there. Tests that want the
+        # D-Bus API pass their own private bus address in env.
+        env["DBUS_SYSTEM_BUS_ADDRESS"] = "unix:path=" + os.path.join(self.workdir, "no-system-bus")
+        env.update(self.extra_env)
         argv = [self.binary, "--config", self.config, "--config-dir", self.dropins, "--state-dir", self.state_dir,
                 "--log-target", "journal"] + self.args
         cmd = ["unshare", "-m", "--", "sh", "-c", _NAMESPACE_SETUP, "sh"] + self.testbed.wrap(argv)
