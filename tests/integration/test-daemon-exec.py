@@ -112,7 +112,7 @@ timeout=30s
             assert r["result"] == "timed-out", r
             assert r["signal"] == signal.SIGKILL, r        # it ignored SIGTERM
             # 1 s timeout + 5 s grace, not the script's 300 s.
-            assert 5.5 < elapsed < 12, elapsed
+            assert 5.5 < elapsed < 20, elapsed
             assert r["finished_usec"] - r["started_usec"] >= 5_900_000, r
             harness.wait_until(lambda: not alive(script_pid) and not alive(child_pid),
                                what="the script's process group to be gone")
