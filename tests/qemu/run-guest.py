@@ -20,6 +20,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -237,12 +238,12 @@ class IvshmemServer:
     eventfd per vector for itself, so a doorbell write to its own ID becomes
     an MSI-X message on that vector. No other peers."""
 
-    def __init__(self, path):
-        self.path = path
-        if os.path.exists(path):
-            os.unlink(path)
+    def __init__(self):
+        # A unix socket path is limited to 107 bytes; a deep build directory would not fit.
+        self.dir = tempfile.mkdtemp(prefix="cxl-isold-ivshmem.")
+        self.path = os.path.join(self.dir, "sock")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.bind(path)
+        self.sock.bind(self.path)
         self.sock.listen(1)
         self.shm = os.memfd_create("ivshmem", 0)
         os.ftruncate(self.shm, 1 << 20)
@@ -270,8 +271,7 @@ class IvshmemServer:
         self.sock.close()
         for fd in self.eventfds + [self.shm]:
             os.close(fd)
-        if os.path.exists(self.path):
-            os.unlink(self.path)
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def boot(args, vmlinuz, initrd, work):
@@ -284,7 +284,7 @@ def boot(args, vmlinuz, initrd, work):
         f.truncate(256 << 20)
     with open(os.path.join(work, "lsa0.raw"), "wb") as f:
         f.truncate(1 << 20)
-    ivshmem = IvshmemServer(os.path.join(work, "ivshmem.sock"))
+    ivshmem = IvshmemServer()
     cmd = [args.qemu, "-accel", "tcg", "-cpu", "max,-hypervisor", "-smp", "2",
            "-M", "q35,cxl=on", "-m", "2G,maxmem=4G,slots=4",
            "-nographic", "-no-reboot", "-serial", "mon:stdio", "-display", "none",
@@ -303,14 +303,16 @@ def boot(args, vmlinuz, initrd, work):
     log("qemu: " + " ".join(cmd))
     logpath = os.path.join(work, "serial.log")
     start = time.monotonic()
-    with open(logpath, "w") as out:
-        try:
-            r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                               timeout=args.timeout)
-            rc = r.returncode
-        except subprocess.TimeoutExpired:
-            rc = None
-    ivshmem.close()
+    try:
+        with open(logpath, "w") as out:
+            try:
+                r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                   timeout=args.timeout)
+                rc = r.returncode
+            except subprocess.TimeoutExpired:
+                rc = None
+    finally:
+        ivshmem.close()
     if ivshmem.error:
         print(f"ivshmem server: {ivshmem.error}")
     elapsed = time.monotonic() - start
