@@ -14,9 +14,11 @@
 #include "list-ports.h"
 #include "log.h"
 #include "manager.h"
+#include "metrics-export.h"
 #include "strv.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct metrics_export *, metrics_export_free);
 
 /*
  * The D-Bus API (bus.c) is an optional part of the binary: referenced weakly,
@@ -92,6 +94,7 @@ int main(int argc, char *argv[])
                 { "bus-introspect", required_argument, NULL, ARG_BUS_INTROSPECT },
                 {}
         };
+        _cleanup_(metrics_export_freep) struct metrics_export *metrics = NULL;  /* declared before m: released after it */
         _cleanup_(manager_freep) struct manager *m = NULL;
         _cleanup_(bus_freep) struct bus *bus = NULL;    /* declared after m: released before it */
         const char *introspect_dir = NULL;
@@ -230,6 +233,10 @@ int main(int argc, char *argv[])
                 log_error_errno(k, "Cannot set up the event loop: %m");
                 return EXIT_FAILURE;
         }
+        /* Before startup, so the ports found at startup are in the first file. */
+        k = metrics_export_new(m, &metrics);
+        if (k < 0)
+                log_warning_errno(k, "Metrics export unavailable, watching and acting without it: %m");
         if (bus_new) {
                 /* Before startup, so the name is owned when READY=1 goes out. Without a bus we still watch. */
                 k = bus_new(m, &bus);

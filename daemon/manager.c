@@ -695,6 +695,7 @@ static int on_poll(sd_event_source *s, uint64_t usec, void *userdata)
                 manager_on_transition(m, p, t);
         }
         m->n_poll_cycles++;
+        m->last_poll_realtime_usec = now_usec(CLOCK_REALTIME);
         /* Only a completed cycle proves the watcher works, not merely that the loop turns. */
         if (m->watchdog)
                 (void)sd_notify(false, "WATCHDOG=1");

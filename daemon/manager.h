@@ -77,6 +77,7 @@ struct manager {
         struct sources *sources;        /* event sources besides the poll timer (source.h), may be NULL */
         sd_event_source *poll_timer;
         uint64_t n_poll_cycles;
+        uint64_t last_poll_realtime_usec;       /* CLOCK_REALTIME when the last cycle completed, for metrics */
         sd_event_source *sigterm_source, *sigint_source, *sighup_source;
         bool watchdog;                  /* WATCHDOG=1 after each poll cycle */
         bool stopping;
