@@ -12,7 +12,7 @@ case "$seconds" in ''|*[!0-9]*) echo "usage: $0 [seconds]" >&2; exit 2;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=${BUILD_DIR:-$repo/build-fuzz}
-targets=${FUZZ_TARGETS:-"fuzz-config-space fuzz-caparray"}
+targets=${FUZZ_TARGETS:-"fuzz-config-space fuzz-caparray fuzz-config fuzz-record"}
 
 command -v clang >/dev/null || { echo "clang not found: fuzzing needs clang" >&2; exit 2; }
 
