@@ -46,6 +46,9 @@ wait_for() {
 }
 
 echo "CXLTEST BOOT kernel=$(uname -r) uptime=$(cut -d' ' -f1 /proc/uptime)"
+# Kernel messages on the console could split a verdict line: keep them for the
+# dmesg section at the end instead.
+echo "1 4 1 7" > /proc/sys/kernel/printk
 
 load_cxl() {
         for m in cxl_acpi cxl_pci cxl_mem cxl_pmem dax_pmem nd_pmem device_dax kmem; do
@@ -148,5 +151,6 @@ bind_uio() {
 section uio-bind bind_uio
 section uio-intx guest-irq uio "$EDU" "$IRQ_COUNT"
 
+section dmesg dmesg
 echo "CXLTEST DONE uptime=$(cut -d' ' -f1 /proc/uptime)"
 poweroff -f
