@@ -764,7 +764,7 @@ static int bus_add_objects(sd_bus *bus, void *userdata)
 int bus_new(struct manager *m, struct bus **ret)
 {
         _cleanup_(bus_freep) struct bus *b = calloc(1, sizeof(*b));
-        const struct manager_observer o = {
+        struct manager_observer o = {
                 .port_changed = on_port_changed,
                 .event_detected = on_event_detected,
                 .action_finished = on_action_finished,
@@ -775,6 +775,7 @@ int bus_new(struct manager *m, struct bus **ret)
         if (!b)
                 return -ENOMEM;
         b->manager = m;
+        o.userdata = b;
 
         /* Failures to reach the bus are the caller's to report: the daemon goes on without it. */
         k = sd_bus_open_system(&b->bus);

@@ -690,13 +690,22 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
         return sd_event_exit(sd_event_source_get_event(s), EXIT_OK);
 }
 
+/* The bus going away ends monitoring too, but that is not the operator's Ctrl-C. */
+static int on_bus_message(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        if (!sd_bus_message_is_signal(m, "org.freedesktop.DBus.Local", "Disconnected"))
+                return 0;
+        fprintf(stderr, "The system bus connection closed.\n");
+        return sd_event_exit(userdata, EXIT_UNREACHABLE);
+}
+
 static int verb_monitor(sd_bus *bus, char **args)
 {
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(sd_event_unrefp) sd_event *event = NULL;
         _cleanup_json_ json_object *manager = NULL;
         sigset_t mask;
-        int k, code = EXIT_OK;
+        int k;
 
         /* Subscribe first, then check the daemon is there: nothing between the two is lost. */
         k = sd_bus_match_signal(bus, NULL, BUS_NAME, BUS_MANAGER_PATH, BUS_MANAGER_INTERFACE, "IsolationDetected",
@@ -718,6 +727,7 @@ static int verb_monitor(sd_bus *bus, char **args)
         if ((k = sd_event_default(&event)) < 0 ||
             (k = sd_event_add_signal(event, NULL, SIGINT, on_signal, NULL)) < 0 ||
             (k = sd_event_add_signal(event, NULL, SIGTERM, on_signal, NULL)) < 0 ||
+            (k = sd_bus_add_filter(bus, NULL, on_bus_message, event)) < 0 ||
             (k = sd_bus_attach_event(bus, event, SD_EVENT_PRIORITY_NORMAL)) < 0)
                 return report_error("Cannot set up the event loop", NULL, k);
         fprintf(stderr, "Monitoring %s %s; press Ctrl-C to stop.\n", BUS_NAME, jstr(manager, "Version"));
@@ -726,13 +736,7 @@ static int verb_monitor(sd_bus *bus, char **args)
         (void)sd_bus_detach_event(bus);
         if (k < 0)
                 return report_error("Monitoring stopped", NULL, k);
-        code = k;
-        /* The loop also ends when the bus goes away: that is not an operator's Ctrl-C. */
-        if (!sd_bus_is_open(bus)) {
-                fprintf(stderr, "The system bus connection closed.\n");
-                return EXIT_UNREACHABLE;
-        }
-        return code;
+        return k;
 }
 
 /* --- arguments --- */
