@@ -79,14 +79,27 @@ int log_get_max_level(void)
         return log_max_level;
 }
 
+/*
+ * One write() per line: lines never interleave, and no stdio buffer is
+ * involved (glibc's dprintf() leaks its buffer when the write fails, as a
+ * write to /dev/kmsg in a container may).
+ */
+static void write_line(int fd, const char *prefix, const char *text)
+{
+        _cleanup_free_ char *line = NULL;
+
+        if (asprintf(&line, "%s%s\n", prefix, text) < 0)
+                return;
+        (void)!write(fd, line, strlen(line));
+}
+
 static void console_write(const char *message, const char *const *fields, size_t n_fields, int level)
 {
-        /* One write per line, so concurrent writers (action children share nothing with us) never interleave mid-line. */
-        dprintf(STDERR_FILENO, "%s\n", message);
+        write_line(STDERR_FILENO, "", message);
         if (log_max_level >= LOG_DEBUG)
                 for (size_t i = 0; i < n_fields; i++)
                         if (fields[i])
-                                dprintf(STDERR_FILENO, "    %s\n", fields[i]);
+                                write_line(STDERR_FILENO, "    ", fields[i]);
 }
 
 static int journal_write(int level, int error, const char *message_id, const char *file, int line,
@@ -199,6 +212,9 @@ void log_kmsg(int level, const char *format, ...)
         if (vasprintf(&message, format, ap) < 0)
                 message = NULL;
         va_end(ap);
-        if (message)
-                (void)dprintf(fd, "<%d>cxl-isold[%d]: %s\n", level, (int)getpid(), message);
+        if (message) {
+                char prefix[64];
+                snprintf(prefix, sizeof(prefix), "<%d>cxl-isold[%d]: ", level, (int)getpid());
+                write_line(fd, prefix, message);
+        }
 }
