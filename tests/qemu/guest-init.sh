@@ -73,11 +73,20 @@ if [ -x /usr/bin/cxl-isold ]; then
         # The daemon itself on a real kernel: starts, reports the port, stops on SIGTERM.
         run_daemon() {
                 mkdir -p /tmp/isold-state
-                cxl-isold --state-dir /tmp/isold-state --log-target console --log-level debug &
+                cxl-isold --state-dir /tmp/isold-state --log-target console --log-level debug \
+                        > /tmp/isold.log 2>&1 &
                 pid=$!
-                sleep 2
+                # Up to 20 s for the start-up summary: TCG on a loaded host is slow.
+                n=200
+                while [ "$n" -gt 0 ] && ! grep -q "^Watching" /tmp/isold.log; do
+                        sleep 0.1
+                        n=$((n - 1))
+                done
                 kill -TERM $pid
                 wait $pid
+                rc=$?
+                cat /tmp/isold.log
+                return $rc
         }
         section daemon-run run_daemon
 fi
@@ -86,9 +95,9 @@ fi
 # topology code, then taken out of use.
 make_devdax() {
         cxl create-region -m -d decoder0.0 -w 1 -t pmem mem0 || return 1
-        wait_for 50 /sys/bus/nd/devices/region0 || { echo "no nd region0"; return 1; }
+        wait_for 100 /sys/bus/nd/devices/region0 || { echo "no nd region0"; return 1; }
         ndctl create-namespace -r region0 -m devdax -f || return 1
-        wait_for 50 /dev/dax0.0 || { echo "no /dev/dax0.0"; return 1; }
+        wait_for 100 /dev/dax0.0 || { echo "no /dev/dax0.0"; return 1; }
         ls -l /dev/dax0.0
 }
 section region make_devdax
@@ -97,7 +106,7 @@ section topology guest-cxl topology "$RP"
 held_topology() {
         guest-cxl hold /dev/dax0.0 60 &
         holder=$!
-        n=50
+        n=200
         while [ "$n" -gt 0 ] && ! grep -q dax0.0 /proc/$holder/maps 2>/dev/null; do
                 sleep 0.1
                 n=$((n - 1))
@@ -125,7 +134,7 @@ bind_vfio() {
                 echo vfio-pci > /sys/bus/pci/devices/$dev/driver_override
                 echo "$dev" > /sys/bus/pci/drivers_probe
                 group=$(basename "$(readlink /sys/bus/pci/devices/$dev/iommu_group)")
-                wait_for 20 /dev/vfio/"$group" || { echo "no /dev/vfio/$group"; return 1; }
+                wait_for 100 /dev/vfio/"$group" || { echo "no /dev/vfio/$group"; return 1; }
                 echo "$dev driver=$(basename "$(readlink /sys/bus/pci/devices/$dev/driver)") group=$group"
         done
 }
@@ -145,7 +154,7 @@ bind_uio() {
         echo "$EDU" > /sys/bus/pci/devices/$EDU/driver/unbind
         echo > /sys/bus/pci/devices/$EDU/driver_override
         echo "1234 11e8" > /sys/bus/pci/drivers/uio_pci_generic/new_id
-        wait_for 20 /sys/bus/pci/devices/$EDU/uio || { echo "no uio child"; return 1; }
+        wait_for 100 /sys/bus/pci/devices/$EDU/uio || { echo "no uio child"; return 1; }
         echo "driver=$(basename "$(readlink /sys/bus/pci/devices/$EDU/driver)") uio=$(ls /sys/bus/pci/devices/$EDU/uio)"
 }
 section uio-bind bind_uio
