@@ -3,8 +3,8 @@
 """Benchmarks of cxl-isold on the simulated host. Never a test: it measures and prints, it asserts nothing.
 
     bench/bench.py BUILD_DIR latency   [--samples N]     status bit set -> journal entry, polling 10 ms / 100 ms
-    bench/bench.py BUILD_DIR idle      [--seconds S]     CPU, wake-ups, RSS/USS at 16/64/256 ports, rasdaemon beside it
-    bench/bench.py BUILD_DIR discovery                   256 ports: exec -> READY=1, and --list-ports
+    bench/bench.py BUILD_DIR idle      [--seconds S]     CPU, wake-ups, RSS/USS at 4/8/16 ports, rasdaemon beside it
+    bench/bench.py BUILD_DIR discovery                   16 ports: exec -> READY=1, and --list-ports
     bench/bench.py BUILD_DIR all
 
 Method (docs/PERFORMANCE.md has the figures):
@@ -36,6 +36,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import harness  # noqa: E402
 
 ISOLATION_ID = "2c3855e947ed4fe68082e16d4d190fad"
+# The simulator places one root port per 16 buses of PCI domain 0000, so it stops at 16 ports;
+# the figures at 64/256 ports the goals name are extrapolated from the per-port slope (docs/PERFORMANCE.md).
+PORT_COUNTS = (4, 8, 16)
 STATUS_MEM_ISOLATED_LINKDOWN = 0x300
 
 
@@ -184,7 +187,7 @@ def measure_pid(pid, seconds):
 def bench_idle(build, seconds):
     results = {}
     with harness.Workdir() as work:
-        for n in (16, 64, 256):
+        for n in PORT_COUNTS:
             testbed = harness.SimTestbed(build, os.path.join(work, f"testbed-{n}"), n_ports=n)
             wd = os.path.join(work, f"idle-{n}")
             os.makedirs(wd)
@@ -215,6 +218,10 @@ def bench_rasdaemon(seconds):
         r = subprocess.run(["apt-get", "install", "-y", "-qq", "rasdaemon"], capture_output=True, text=True)
         if not os.access(exe, os.X_OK):
             return {"error": "rasdaemon not installable: " + r.stderr.strip()[-200:]}
+    # rasdaemon reads tracepoints through debugfs/tracefs; mount them if this machine has not.
+    for fs, where in (("debugfs", "/sys/kernel/debug"), ("tracefs", "/sys/kernel/tracing")):
+        if subprocess.run(["mountpoint", "-q", where]).returncode != 0:
+            subprocess.run(["mount", "-t", fs, "none", where], capture_output=True)
     p = subprocess.Popen([exe, "-f", "-r"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     time.sleep(3)
     if p.poll() is not None:
@@ -230,7 +237,7 @@ def bench_discovery(build):
     results = {}
     with harness.Workdir() as work:
         t = time.monotonic()
-        testbed = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=256)
+        testbed = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=PORT_COUNTS[-1])
         results["sim_create_s"] = time.monotonic() - t
         n_dax = len([x for x in os.listdir(os.path.join(testbed.dir, "sys", "bus", "dax", "devices"))])
         results["dax_devices"] = n_dax
