@@ -70,7 +70,7 @@ static const char *run_action_name(const struct action_run *run)
 int action_run_log(struct action_run *run, int level, const char *message_id, const char *format, ...)
 {
         _cleanup_free_ char *message = NULL, *f_id = NULL, *f_port = NULL, *f_hb = NULL, *f_policy = NULL,
-                           *f_action = NULL;
+                           *f_action = NULL, *f_drill = NULL;
         va_list ap;
         int k;
 
@@ -83,11 +83,14 @@ int action_run_log(struct action_run *run, int level, const char *message_id, co
             asprintf(&f_port, "CXL_ISOLD_PORT=%s", run->event->port) < 0 ||
             asprintf(&f_hb, "CXL_ISOLD_HOST_BRIDGE=%s", run->event->host_bridge) < 0 ||
             asprintf(&f_policy, "CXL_ISOLD_POLICY=%s", run->event->plan[run->index].policy) < 0 ||
-            asprintf(&f_action, "CXL_ISOLD_ACTION=%s", run_action_name(run)) < 0)
+            asprintf(&f_action, "CXL_ISOLD_ACTION=%s", run_action_name(run)) < 0 ||
+            (run->event->drill && !(f_drill = strdup("CXL_ISOLD_DRILL=1"))))
                 return -ENOMEM;
-        const char *fields[] = { f_id, f_port, f_hb, f_policy, f_action };
-        (void)log_struct_fields(level, 0, message_id, fields, ELEMENTSOF(fields), "%s: %s %s: %s",
-                                run->event->port, run->event->plan[run->index].policy, run_action_name(run), message);
+        /* A drill's action lines say so too, so nobody filtering by action mistakes one for an isolation. */
+        const char *fields[] = { f_id, f_port, f_hb, f_policy, f_action, f_drill };
+        (void)log_struct_fields(level, 0, message_id, fields, ELEMENTSOF(fields), "%s%s: %s %s: %s",
+                                run->event->drill ? "Drill: " : "", run->event->port,
+                                run->event->plan[run->index].policy, run_action_name(run), message);
         return 0;
 }
 

@@ -294,6 +294,9 @@ int record_format_action(const struct isolation_event *e, size_t index, char **r
         json_object_object_add(o, "index", json_object_new_int((int)index));
         json_object_object_add(o, "policy", json_object_new_string(p->policy));
         json_object_object_add(o, "action", json_object_new_string(action_type_to_string(p->type) ?: "unknown"));
+        if (e->drill)
+                /* Only on drills: each line of a drill is marked, not only its event line. */
+                json_object_object_add(o, "drill", json_object_new_boolean(true));
         json_object_object_add(o, "result", json_object_new_string(action_outcome_to_string(p->result.outcome) ?: "unknown"));
         json_object_object_add(o, "error", json_object_new_int(p->result.error));
         if (p->result.error != 0)

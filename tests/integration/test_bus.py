@@ -336,7 +336,11 @@ def test_drill(c, tb, daemon, env_dir):
     events = [e for e in daemon.events(p2) if e["id"] == eid]
     check(len(events) == 1 and events[0]["drill"] is True, "drill: event recorded, marked drill")
     check([s["policy"] for s in events[0]["plan"]] == ["drill-only"], "drill: exactly the named policy planned")
-    daemon.wait_for_actions(eid, 1)
+    actions = daemon.wait_for_actions(eid, 1)
+    check(all(a.get("drill") is True for a in actions), "drill: every action line of the record is marked drill")
+    logged = harness.wait_until(lambda: daemon.journal.find(CXL_ISOLD_EVENT_ID=eid), 10, what="drill journal lines")
+    check(len(logged) >= 2 and all(e.get("CXL_ISOLD_DRILL") == "1" for e in logged),
+          f"drill: every journal line of the event carries CXL_ISOLD_DRILL=1 ({len(logged)} lines)")
     runs = harness.wait_until(lambda: harness.read_env_files(env_dir).get(eid), 15, what="drill script run")
     check(runs[0].get("CXL_ISOLD_DRILL") == "1", "drill: the policy's script ran with CXL_ISOLD_DRILL=1")
     check(c.prop(port_path(p2), PORT_IFACE, "State") == "watching", "drill: the port stays watching")
