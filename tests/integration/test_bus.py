@@ -211,6 +211,7 @@ def test_topology(c, tb, daemon):
         check(p["Path"] == port_path(p["Bdf"]), f"{p['Bdf']}: object path {p['Path']}")
     check(expected[tb.ports[3]]["reason"] == "no-ti-capability", "the no-ti port is not watchable for no-ti-capability")
     check(st["version"] != "" and st["poll_interval_usec"] == 50000, "status: version and poll interval 50ms")
+    check(st["previous_boot_isolation"] == "", "status: no previous boot isolation with an empty record")
     listed = c.ctl_json("list", nobody=True)["ports"]
     check([p["Bdf"] for p in listed] == sorted(expected), "list: every port, sorted")
     text = c.ctl("status", nobody=True, expect=0).stdout
@@ -422,10 +423,21 @@ def main():
             # The daemon's own uid check, on a bus whose policy lets everyone call everything.
             bus = PrivateBus(os.path.join(work, "openbus"), None)
             c = Client(build, bus)
+            # A record whose last event is from another boot: PreviousBootIsolation names it.
+            first = daemon.events(tb.ports[0])[0]
+            old_boot = dict(first, id="1" * 32, boot_id="2" * 32, realtime_usec=first["realtime_usec"] - 10**6)
             daemon = harness.Daemon(build, tb, os.path.join(work, "d2"), config, name="open",
                                     env={"DBUS_SYSTEM_BUS_ADDRESS": bus.address})
+            os.makedirs(daemon.state_dir)
+            with open(os.path.join(daemon.state_dir, "events.jsonl"), "w") as f:
+                f.write(json.dumps(old_boot) + "\n")
             daemon.start()
             try:
+                prev = c.prop(MANAGER_PATH, MANAGER_IFACE, "PreviousBootIsolation", nobody=True)
+                check(prev.startswith(f"previous boot ended by isolation on {tb.ports[0]} at ")
+                      and prev.endswith(f"(event {'1' * 32})"), f"PreviousBootIsolation: {prev}")
+                check(c.prop(port_path(tb.ports[0]), PORT_IFACE, "LastEventId") == "1" * 32,
+                      "LastEventId from the record after a restart")
                 for method, *args in [("Arm", f"string:{tb.ports[0]}"), ("Disarm", f"string:{tb.ports[0]}"),
                                       ("Acknowledge", "string:" + "0" * 32), ("Drill", f"string:{tb.ports[0]}",
                                                                             "string:drill-only"), ("Reload",)]:
