@@ -830,13 +830,23 @@ static void manager_first_poll(struct manager *m, struct record_history *h)
                 }
                 p->current_event = last;
                 p->state = last->acknowledged ? PORT_STATE_ACKNOWLEDGED : PORT_STATE_ISOLATED;
-                log_notice("%s: still isolated (%s) since event %s; %s", p->rp.bdf,
+                /*
+                 * Resume only within the boot that recorded the event. After a
+                 * reboot, sticky status bits can still show the old isolation;
+                 * its actions belonged to the previous boot (re-running a
+                 * half-recorded reboot would loop), and the event is not new.
+                 */
+                bool same_boot = strcmp(last->boot_id, m->boot_id) == 0;
+                bool pending = isolation_event_next_step(last) < last->n_plan;
+                log_notice("%s: still isolated (%s) since event %s%s; %s", p->rp.bdf,
                            cxl_isolation_kind_to_string(last->kind) ?: "none", last->id,
+                           same_boot ? "" : " of a previous boot",
                            last->acknowledged ? "acknowledged, nothing to resume" :
-                           isolation_event_next_step(last) < last->n_plan ? "resuming its unfinished actions" :
-                           "its actions are done");
+                           !pending ? "its actions are done" :
+                           same_boot ? "resuming its unfinished actions" :
+                           "its unfinished actions are not resumed after a reboot");
                 manager_port_changed(m, p);
-                if (!last->acknowledged)
+                if (!last->acknowledged && same_boot)
                         (void)manager_enqueue(m, last);
         }
 }
