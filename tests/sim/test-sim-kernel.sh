@@ -70,9 +70,9 @@ wait_for "blocks back" test -e "$sys/devices/system/memory/memory$first/state"
 grep -qx offline "$sys/devices/system/memory/memory$first/state" || fail "new blocks should be offline"
 echo "ok: the kernel emulator applies sysfs writes"
 
-# The preloaded kernel side (cxl-isol-sim run): the writer's own write() acts,
+# The preloaded kernel side (cxl-isol-sim run --kernel): the writer's own write() acts,
 # synchronously, and fails the way the kernel's would.
-CXL_ISOL_SIM_REFUSE=offline:545,unbind:dax2.0 "$sim" run -- python3 - "$first" >"$tb/sync.out" 2>&1 <<'PY' ||
+CXL_ISOL_SIM_REFUSE=offline:545,unbind:dax2.0 "$sim" run --kernel -- python3 - "$first" >"$tb/sync.out" 2>&1 <<'PY' ||
 import errno, os, sys
 first = int(sys.argv[1])
 def write(path, value):
@@ -108,4 +108,8 @@ print("sync ok")
 PY
         fail "synchronous kernel side"
 grep -q '^sync ok' "$tb/sync.out" || fail "synchronous kernel side"
-echo "ok: synchronous kernel side in run"
+# without --kernel (and with the watcher stopped), a write is only a write
+kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
+"$sim" run -- python3 -c 'import os; fd = os.open("/sys/bus/dax/drivers/device_dax/unbind", os.O_WRONLY); os.write(fd, b"dax2.0"); os.close(fd)'
+[ "$(cat "$sys/bus/dax/drivers/device_dax/unbind")" = dax2.0 ] || fail "plain run should leave the write in the file"
+echo "ok: synchronous kernel side in run --kernel"
