@@ -167,6 +167,21 @@ static int raise_and_wait(struct ctx *c, sd_event *e, unsigned vector, uint64_t 
         return c->error ? c->error : c->woken > before;
 }
 
+/* Lines of /proc/interrupts vfio-pci requested for this function ("vfio-msi[0](0000:00:05.0)"). */
+static int vfio_irq_lines(const char *bdf)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/interrupts", "re");
+        char line[1024];
+        int n = 0;
+
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof(line), f))
+                if (strstr(line, "vfio-") && strstr(line, bdf))
+                        n++;
+        return n;
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
         uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -295,7 +310,7 @@ int main(int argc, char **argv)
         unsigned count, received = 0, extra = 0, other_wakes = 0, other_tries = 0, misses = 0;
         bool negative;
         const char *path;
-        int fd = -1, r;
+        int fd = -1, r, lines_armed = -1, lines_disarmed = -1;
 
         if (argc < 4 || parse_mode(argv[1], &c.mode) < 0) {
                 fprintf(stderr, "usage: %s vfio-msi|vfio-intx|vfio-msi-nobm|vfio-msix|uio BDF COUNT [VECTOR]\n", argv[0]);
@@ -381,11 +396,17 @@ int main(int argc, char **argv)
         sd_event_source_unref(es);
         sd_event_unref(e);
         if (c.vfio) {
+                /* Teardown must hand the vectors back: the kernel's handlers go away with them. */
+                lines_armed = vfio_irq_lines(argv[2]);
                 r = vfio_source_disarm(c.vfio);
                 if (r < 0) {
                         printf("%s disarm: %s\n", argv[1], strerror(-r));
                         return 1;
                 }
+                lines_disarmed = vfio_irq_lines(argv[2]);
+                printf("%s teardown: /proc/interrupts lines armed=%d disarmed=%d\n", argv[1], lines_armed, lines_disarmed);
+                if (lines_armed < 1 || lines_disarmed != 0)
+                        return 1;
         }
         if (c.error)
                 return 1;

@@ -470,6 +470,10 @@ def assert_results(text, have_cxl, have_daemon, args, c):
         m = re.search(rf"^{mode} (\d+)/(\d+) interrupts.*$", out, re.M)
         c.check(name, rc == 0 and m is not None and m.group(1) == m.group(2) == str(n),
                 m.group(0) if m else f"rc={rc} {out.strip()[-200:]}")
+        if mode.startswith("vfio-"):
+            t = re.search(rf"^{mode} teardown: /proc/interrupts lines armed=(-?\d+) disarmed=(-?\d+)$", out, re.M)
+            c.check(f"{name}-teardown", t is not None and int(t.group(1)) >= 1 and t.group(2) == "0",
+                    t.group(0) if t else "no teardown line")
         if mode == "vfio-msix":
             c.check("vfio-msix-other-vector", m is not None and "vector=3 " in m.group(0)
                     and " other-vector=2 wakes=0/5" in m.group(0),
