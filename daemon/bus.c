@@ -21,6 +21,7 @@
 
 #include <json-c/json.h>
 #include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
 #include <systemd/sd-id128.h>
 
 #include "arming.h"
@@ -52,6 +53,15 @@ struct bus {
         struct manager *manager;
         sd_bus *bus;
         struct bus_port *ports;
+
+        /*
+         * Ports whose PropertiesChanged is still to go out. Announcing reads
+         * every property, DaxDevices included (a walk over /proc), and a port
+         * changes right before its event's actions are queued: so the
+         * announcement waits for an idle turn of the loop, coalesced.
+         */
+        char **dirty_ports;
+        sd_event_source *emit_source;
 
         /* Loaded from the record once, on first use: by then manager_startup() has set the state dir. */
         bool history_loaded;
@@ -702,12 +712,29 @@ static void emit_port_changed(struct bus *b, const struct port *p)
         (void)sd_bus_emit_properties_changed_strv(b->bus, path, BUS_PORT_INTERFACE, NULL);
 }
 
+static int on_emit_deferred(sd_event_source *s, void *userdata)
+{
+        struct bus *b = userdata;
+        _cleanup_strv_free_ char **l = TAKE_PTR(b->dirty_ports);
+
+        for (size_t i = 0; l && l[i]; i++) {
+                struct port *p = manager_find_port(b->manager, l[i]);
+                if (p)
+                        emit_port_changed(b, p);
+        }
+        (void)sd_bus_emit_properties_changed(b->bus, BUS_MANAGER_PATH, BUS_MANAGER_INTERFACE, "StatusText", NULL);
+        return 0;
+}
+
 static void on_port_changed(struct manager *m, struct port *p, void *userdata)
 {
         struct bus *b = userdata;
 
-        emit_port_changed(b, p);
-        (void)sd_bus_emit_properties_changed(b->bus, BUS_MANAGER_PATH, BUS_MANAGER_INTERFACE, "StatusText", NULL);
+        if (!strv_contains(b->dirty_ports, p->rp.bdf) && strv_extend(&b->dirty_ports, p->rp.bdf) < 0) {
+                log_oom();
+                return;
+        }
+        (void)sd_event_source_set_enabled(b->emit_source, SD_EVENT_ONESHOT);
 }
 
 static void on_event_detected(struct manager *m, struct port *p, struct isolation_event *e, void *userdata)
@@ -792,6 +819,12 @@ int bus_new(struct manager *m, struct bus **ret)
         k = sd_bus_request_name(b->bus, BUS_NAME, 0);
         if (k < 0)
                 return log_debug_errno(k, "Cannot acquire the bus name %s: %m", BUS_NAME);
+        k = sd_event_add_defer(m->event, &b->emit_source, on_emit_deferred, b);
+        if (k < 0)
+                return log_error_errno(k, "Cannot set up property announcements: %m");
+        (void)sd_event_source_set_priority(b->emit_source, SD_EVENT_PRIORITY_IDLE);
+        (void)sd_event_source_set_enabled(b->emit_source, SD_EVENT_OFF);
+        (void)sd_event_source_set_description(b->emit_source, "bus-properties-changed");
         k = manager_add_observer(m, &o);
         if (k < 0)
                 return log_error_errno(k, "Cannot observe the manager for the bus: %m");
@@ -804,6 +837,8 @@ struct bus *bus_free(struct bus *b)
 {
         if (!b)
                 return NULL;
+        sd_event_source_disable_unref(b->emit_source);
+        strv_free(b->dirty_ports);
         if (b->bus) {
                 (void)sd_bus_flush(b->bus);
                 b->bus = sd_bus_close_unref(b->bus);

@@ -323,7 +323,14 @@ def test_monitor_and_ack(c, tb, daemon):
     check([e["id"] for e in hist if e["id"] == event["id"] and e["acknowledged"]] == [event["id"]],
           "history: the event, acknowledged")
     check(c.ctl_json("history", "--since", "@%d" % (time.time() + 3600)) == [], "history --since the future: empty")
+    for since in ("-1d", "-2h", "2000-01-01", "2000-01-01 10:00"):
+        check(event["id"] in [e["id"] for e in c.ctl_json("history", "--since", since)], f"history --since {since}")
+    text = c.ctl("history", nobody=True, expect=0).stdout
+    check(event["id"] in text and "page/log: success" in text, "history text: event and its action outcome")
     c.ctl("history", "--since", "yesterday-ish", expect=2)
+    c.ctl("status", "--since", "-1d", expect=2)
+    c.ctl("show", expect=2)
+    c.ctl("frobnicate", expect=2)
     return event
 
 
