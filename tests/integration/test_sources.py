@@ -11,7 +11,8 @@ With a 60 s poll interval nothing but a source can make the daemon read a port i
 - a `change` on an unrelated function reads nothing.
 Then with a short poll: truncating one port's BAR (SIGBUS for mappers) -> that port reported
 device-gone exactly once, the daemon stays alive, retries in the background without spamming, and
-the other ports still detect isolation.
+the other ports still detect isolation; once the BAR answers again, an `add` uevent brings the port
+back through rediscovery and it detects again.
 """
 
 import os
@@ -123,6 +124,12 @@ def sigbus_test(build, work):
         d.start()
         d.notify.wait_for("STATUS", lambda v: v.startswith("Watching 4 of 4"))
 
+        # The BAR as it was, to bring the port back later (a link retrained, a device re-plugged).
+        bar_path = os.path.join(tb.dir, sysfs_of(p1).lstrip("/"), "resource0")
+        with open(bar_path, "rb") as f:
+            bar = f.read()
+        assert len(bar) > 0
+
         tb.cmd("truncate", "--port", p1)
         (e,) = d.journal.wait_for(MESSAGE_ID=MESSAGE_ID_PORT_NOT_WATCHABLE, CXL_ISOLD_PORT=p1, timeout=5)
         assert e["CXL_ISOLD_REASON"] == "device-gone", e
@@ -142,6 +149,21 @@ def sigbus_test(build, work):
         gone = d.journal.find(MESSAGE_ID=MESSAGE_ID_PORT_NOT_WATCHABLE, CXL_ISOLD_PORT=p1)
         assert len(gone) == 1, gone
         assert not d.events(p1)
+
+        # Back: the BAR answers again and the kernel announces the function; rediscovery (backoff reset
+        # by the uevent) maps it afresh and the port is watched, and detects, again.
+        with open(bar_path, "r+b") as f:
+            f.write(bar)
+        t0 = time.monotonic()
+        tb.cmd("uevent", "--sysfs", sysfs_of(p1), "--action", "add", "--subsystem", "pci")
+        harness.wait_until(lambda: any(m.startswith(f"{p1}: back after") for m in d.journal.messages()),
+                           timeout=5, what=f"{p1} rediscovered")
+        assert time.monotonic() - t0 < 3, "rediscovery did not follow the uevent"
+        harness.wait_until(lambda: d.notify.values("STATUS")[-1].startswith("Watching 4 of 4"), timeout=5,
+                           what="STATUS with 4 watchable ports again")
+        tb.inject(p1, "mem-link-down")
+        (ev,) = d.wait_for_event(p1, timeout=5)
+        assert ev["kind"] == "mem-link-down", ev
 
         rc = d.stop()
         assert rc == 0, f"exit status {rc}"
