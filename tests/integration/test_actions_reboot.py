@@ -183,7 +183,7 @@ def main():
         os.makedirs(main_dir)
         os.makedirs(dry_dir)
         logind = PrivateLogind(work, [os.path.join(main_dir, "state"), os.path.join(dry_dir, "state")])
-        os.environ["DBUS_SYSTEM_BUS_ADDRESS"] = logind.address
+        bus_env = {"DBUS_SYSTEM_BUS_ADDRESS": logind.address}
 
         # An exec step that is slow only the first time: the daemon is killed while it runs.
         slow = os.path.join(work, "slow.sh")
@@ -199,7 +199,7 @@ def main():
                   "timeout=30s\n\n"
                   f"[policy \"slow\"]\nmatch-port={p_slow}\naction=evidence exec reboot\nexec={slow}\n"
                   "timeout=90s\n")
-        d = harness.Daemon(build, tb, main_dir, config)
+        d = harness.Daemon(build, tb, main_dir, config, env=bus_env)
         try:
             d.start()
 
@@ -271,7 +271,8 @@ def main():
         # 4. Dry run: says what it would do, calls nothing.
         logind.reset()
         dd = harness.Daemon(build, tb, dry_dir, "[daemon]\npoll-interval=50ms\ndry-run=yes\n\n"
-                            f"[policy \"now\"]\nmatch-port={p_dry}\naction=evidence reboot\n", name="dry")
+                            f"[policy \"now\"]\nmatch-port={p_dry}\naction=evidence reboot\n", name="dry",
+                            env=bus_env)
         try:
             dd.start()
             tb.inject(p_dry, "mem-link-down")
