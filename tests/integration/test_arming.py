@@ -9,7 +9,12 @@
   each decision is logged exactly once with its MESSAGE_ID and fields;
 - rebinding an armed port's dax device to kmem disarms it within one poll interval
   (on-unsafe=disarm), and only warns on a port configured on-unsafe=alert;
-- a refused port becomes armed once what was unsafe below it is gone (blocks offline, back to devdax).
+- a refused port becomes armed once what was unsafe below it is gone (blocks offline, back to devdax);
+- after a restart every decision is taken again from what is there: a port left armed and unsafe
+  (on-unsafe=alert) is alerted on, not disarmed; one the daemon disarmed stays refused.
+(The simulator removes a dax range's memory blocks when it leaves kmem, as the kernel does, so an
+online block is reached here only through kmem; the memory-online reason is covered by the gate's
+unit tests.)
 """
 
 import os
@@ -158,9 +163,27 @@ def main():
                                    what=f"armed decision for {p1}")[0]
             assert e["CXL_ISOLD_GATE_REASON"] == "ok", e
 
-            # The daemon armed it; an armed port still detects isolation end to end.
-            tb.inject(p1, "mem-link-down")
-            (ev,) = d.wait_for_event(p1, timeout=2 * POLL_S + 2)
+            rc = d.stop()
+            assert rc == 0, f"exit status {rc}"
+
+            # --- restart: every decision is taken again from what is there now ---
+            d.start()
+            # Armed by the previous run and still safe: kept, and said so once.
+            (e,) = harness.wait_until(lambda: decisions(d, p1), what=f"decision for {p1} after restart")
+            assert e["CXL_ISOLD_GATE_REASON"] == "ok" and e["CXL_ISOLD_ARMED"] == "1", e
+            assert control(tb, p1) & CTL_MEM_ISOLATION_ENABLE
+            (e,) = harness.wait_until(lambda: decisions(d, p0), what=f"decision for {p0} after restart")
+            assert e["CXL_ISOLD_GATE_REASON"] == "dax-system-ram", e
+            # Left armed under on-unsafe=alert, and found so: alerted on, not disarmed behind the operator's back.
+            (e,) = d.journal.wait_for(MESSAGE_ID=MESSAGE_ID_ARMED_PORT_UNSAFE, CXL_ISOLD_PORT=p2, timeout=5)
+            assert e["CXL_ISOLD_UNSAFE_REACTION"] == "alert", e
+            assert control(tb, p2) & CTL_MEM_ISOLATION_ENABLE
+            (e,) = harness.wait_until(lambda: decisions(d, p4), what=f"decision for {p4} after restart")
+            assert e["CXL_ISOLD_GATE_REASON"] == "ok" and e["CXL_ISOLD_ARMED"] == "1", e
+
+            # A port the daemon armed detects isolation end to end.
+            tb.inject(p4, "mem-link-down")
+            (ev,) = d.wait_for_event(p4, timeout=2 * POLL_S + 2)
             assert ev["kind"] == "mem-link-down", ev
             assert int(ev["control"], 16) & CTL_MEM_ISOLATION_ENABLE, ev
 
@@ -168,7 +191,7 @@ def main():
             rc = d.stop()
             assert rc == 0, f"exit status {rc}"
             # The daemon never clears isolation on its own.
-            assert "kind=mem-link-down" in tb.cmd("status", "--port", p1)
+            assert "kind=mem-link-down" in tb.cmd("status", "--port", p4)
         except BaseException:
             print(d.output() if d.n_starts else "", file=sys.stderr)
             raise
