@@ -31,7 +31,8 @@ def section(text, name):
 
 
 def documented_options(scd_text):
-    return set(re.findall(r"\*--([a-z0-9-]+)\*", scd_text))
+    # "*--name*" and the short-and-long form "*-h, --help*" both document --name.
+    return set(re.findall(r"\*(?:-[A-Za-z], )?--([a-z0-9-]+)", scd_text))
 
 
 def check(program, source, page, failures, commands=None):
