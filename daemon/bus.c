@@ -62,6 +62,8 @@ struct bus {
          */
         char **dirty_ports;
         sd_event_source *emit_source;
+        /* Ports announced with InterfacesAdded: all of them on the loop's first turn, later ones when found. */
+        char **announced_ports;
 
         /* Loaded from the record once, on first use: by then manager_startup() has set the state dir. */
         bool history_loaded;
@@ -717,6 +719,16 @@ static int on_emit_deferred(sd_event_source *s, void *userdata)
         struct bus *b = userdata;
         _cleanup_strv_free_ char **l = TAKE_PTR(b->dirty_ports);
 
+        for (size_t i = 0; i < b->manager->n_ports; i++) {
+                const char *bdf = b->manager->ports[i]->rp.bdf;
+                _cleanup_free_ char *path = NULL;
+
+                if (strv_contains(b->announced_ports, bdf))
+                        continue;
+                if (port_path(bdf, &path) < 0 || strv_extend(&b->announced_ports, bdf) < 0)
+                        return log_oom();
+                (void)sd_bus_emit_object_added(b->bus, path);
+        }
         for (size_t i = 0; l && l[i]; i++) {
                 struct port *p = manager_find_port(b->manager, l[i]);
                 if (p)
@@ -823,7 +835,8 @@ int bus_new(struct manager *m, struct bus **ret)
         if (k < 0)
                 return log_error_errno(k, "Cannot set up property announcements: %m");
         (void)sd_event_source_set_priority(b->emit_source, SD_EVENT_PRIORITY_IDLE);
-        (void)sd_event_source_set_enabled(b->emit_source, SD_EVENT_OFF);
+        /* On: the first turn of the loop, after discovery, announces the ports. */
+        (void)sd_event_source_set_enabled(b->emit_source, SD_EVENT_ONESHOT);
         (void)sd_event_source_set_description(b->emit_source, "bus-properties-changed");
         k = manager_add_observer(m, &o);
         if (k < 0)
@@ -839,6 +852,7 @@ struct bus *bus_free(struct bus *b)
                 return NULL;
         sd_event_source_disable_unref(b->emit_source);
         strv_free(b->dirty_ports);
+        strv_free(b->announced_ports);
         if (b->bus) {
                 (void)sd_bus_flush(b->bus);
                 b->bus = sd_bus_close_unref(b->bus);

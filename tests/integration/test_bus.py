@@ -405,7 +405,23 @@ def main():
 
             daemon = harness.Daemon(build, tb, os.path.join(work, "d"), config,
                                     env={"DBUS_SYSTEM_BUS_ADDRESS": bus.address})
-            daemon.start()
+            # A client that was there before the daemon hears of every port (ObjectManager InterfacesAdded).
+            mon_path = os.path.join(work, "dbus-monitor.txt")
+            with open(mon_path, "w") as mon_out:
+                mon = subprocess.Popen(["dbus-monitor", "--address", bus.address,
+                                        "type='signal',interface='org.freedesktop.DBus.ObjectManager'"],
+                                       stdout=mon_out, stderr=subprocess.DEVNULL)
+            try:
+                harness.wait_until(lambda: "NameAcquired" in open(mon_path).read(), 10, what="dbus-monitor")
+                daemon.start()
+                added = harness.wait_until(
+                    lambda: (lambda t: t if t.count("member=InterfacesAdded") >= 4 else None)(open(mon_path).read()),
+                    10, what="InterfacesAdded for 4 ports")
+            finally:
+                mon.terminate()
+                mon.wait()
+            check(all(f'object path "{port_path(b)}"' in added for b in tb.ports)
+                  and added.count("member=InterfacesAdded") == 4, "InterfacesAdded once for each port")
             try:
                 test_topology(c, tb, daemon)
                 test_unprivileged_reads(c, tb)
