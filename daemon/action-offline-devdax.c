@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "action-worker.h"
 #include "action.h"
@@ -27,8 +26,6 @@
 
 #define SYSFS_DAX_DEVICES "/sys/bus/dax/devices"
 #define SYSFS_DAX_DRIVERS "/sys/bus/dax/drivers"
-#define UNBIND_CONFIRM_TRIES 100
-#define UNBIND_CONFIRM_INTERVAL_NSEC (20 * 1000 * 1000)       /* 100 x 20 ms = 2 s */
 
 enum devdax_result { DEVDAX_DONE, DEVDAX_SKIPPED, DEVDAX_FAILED };
 
@@ -86,15 +83,8 @@ static enum devdax_result disable_one(const char *name, bool dry_run, struct wor
                 return DEVDAX_FAILED;
         }
 
-        /*
-         * The write returning is not the proof: the link going away is. The
-         * kernel removes it before write() returns; a simulated kernel (the
-         * integration tests) acts a moment later, so look again for a short
-         * while. This runs in the worker process, so the wait costs the loop nothing.
-         */
+        /* The write returning is not the proof: the link going away is (the kernel removes it before write() returns). */
         snprintf(path, sizeof(path), "%s/driver", dev);
-        for (unsigned i = 0; i < UNBIND_CONFIRM_TRIES && lstat(path, &st) == 0; i++)
-                (void)nanosleep(&(struct timespec) { .tv_nsec = UNBIND_CONFIRM_INTERVAL_NSEC }, NULL);
         if (lstat(path, &st) == 0) {
                 *ret_error = -EBUSY;
                 worker_detail_item(r, "%s: failed: still bound to %s after unbind (device in use?)", name, driver);

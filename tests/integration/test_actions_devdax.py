@@ -30,6 +30,8 @@ def main():
         # Default memory per port: 0 devdax, 1 system-ram (blocks online), 2 devdax.
         tb = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=3)
         p_devdax, p_ram, p_busy = tb.ports
+        # The daemon runs with the simulator's synchronous kernel side of sysfs writes (opt-in).
+        tb.wrap = lambda argv: [tb.sim, "run", "--kernel", "--testbed", tb.dir, "--"] + list(argv)
         for bdf in tb.ports:
             tb.arm(bdf)
 
