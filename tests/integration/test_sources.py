@@ -12,7 +12,8 @@ With a 60 s poll interval nothing but a source can make the daemon read a port i
 Then with a short poll: truncating one port's BAR (SIGBUS for mappers) -> that port reported
 device-gone exactly once, the daemon stays alive, retries in the background without spamming, and
 the other ports still detect isolation; once the BAR answers again, an `add` uevent brings the port
-back through rediscovery and it detects again.
+back through rediscovery and it detects again. Finally, --irq-source specs that cannot serve here
+(bad syntax, no VFIO/UIO binding in the testbed) are reported and leave bit 26 clear.
 """
 
 import os
@@ -27,6 +28,7 @@ MESSAGE_ID_PORT_NOT_WATCHABLE = "0c30b0927e984bb3b47bfb42321f3a2c"
 DETECT_S = 1.0
 CTL_MEM_TIMEOUT_ENABLE = 1 << 4
 CTL_MEM_ISOLATION_ENABLE = 1 << 16
+CTL_INTERRUPT_ENABLE = 1 << 26
 
 
 def sysfs_of(bdf):
@@ -174,12 +176,46 @@ def sigbus_test(build, work):
         d.cleanup()
 
 
+def irq_test(build, work):
+    """An interrupt source that cannot be opened here (no IOMMU group in the testbed) is reported with
+    its reason; the port is still watched and armed, without the interrupt enable (bit 26) its
+    capability offers, because nobody would service that interrupt."""
+    tb = harness.SimTestbed(build, os.path.join(work, "testbed-irq"), n_ports=3)
+    p0, p1, p2 = tb.ports
+    cap = int(tb.cmd("status", "--port", p0).split("capability=")[1].split()[0], 16)
+    assert cap & CTL_INTERRUPT_ENABLE, hex(cap)
+    config = "[daemon]\npoll-interval=100ms\n\n[policy \"default\"]\naction=log\n"
+    fn = below(p0).rsplit("/", 1)[1]
+    d = harness.Daemon(build, tb, work, config, name="irq",
+                       args=["--irq-source", f"{p0}=vfio:{fn}", "--irq-source", f"{p2}=uio:{fn}",
+                             "--irq-source", "bogus"])
+    try:
+        d.start()
+        msgs = d.journal.messages()
+        assert any("Invalid interrupt source \"bogus\"" in m for m in msgs), msgs
+        assert any(m.startswith(f"{p0}={'vfio'}:{fn}: interrupt source {fn}:") for m in msgs), msgs
+        assert any(m.startswith(f"{p2}=uio:{fn}: interrupt source {fn}:") for m in msgs), msgs
+        ctl = int(tb.cmd("status", "--port", p0).split("control=")[1].split()[0], 16)
+        assert ctl & CTL_MEM_ISOLATION_ENABLE, hex(ctl)
+        assert not ctl & CTL_INTERRUPT_ENABLE, hex(ctl)
+        d.notify.wait_for("STATUS", lambda v: v.startswith("Watching 3 of 3"))
+        tb.inject(p0, "mem-link-down")
+        d.wait_for_event(p0, timeout=5)
+        rc = d.stop()
+        assert rc == 0, f"exit status {rc}"
+    except BaseException:
+        print(d.output() if d.n_starts else "", file=sys.stderr)
+        raise
+    finally:
+        d.cleanup()
+
+
 def main():
     build = harness.build_dir_from_argv()
     harness.check_environment()
     with harness.Workdir() as work:
         # Separate directories: each daemon has its own state (events.jsonl) and journal.
-        for name, test in (("uevent", uevent_test), ("sigbus", sigbus_test)):
+        for name, test in (("uevent", uevent_test), ("sigbus", sigbus_test), ("irq", irq_test)):
             os.makedirs(os.path.join(work, name))
             test(build, os.path.join(work, name))
     print("ok: ERROR_EVENT/DEVICE_ONLINE uevents and AER counter changes read a port at once; "
