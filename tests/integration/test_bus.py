@@ -242,6 +242,25 @@ def test_unprivileged_reads(c, tb):
     check("No CXL root port" in r.stderr, "show of an unknown port: exit 1")
 
 
+def members(node, iface):
+    """{kind: [names]} of one interface in an introspection tree."""
+    for i in node.iter("interface"):
+        if i.get("name") == iface:
+            return {kind: sorted(e.get("name") for e in i.iter(kind)) for kind in ("method", "property", "signal")}
+    raise AssertionError(f"no interface {iface}")
+
+
+def test_introspection_files(c, tb, daemon, work):
+    """`cxl-isold --bus-introspect=DIR` writes what the running daemon serves."""
+    out = os.path.join(work, "interfaces")
+    subprocess.run([daemon.binary, f"--bus-introspect={out}"], check=True, timeout=30)
+    for path, iface in ((MANAGER_PATH, MANAGER_IFACE), (port_path(tb.ports[0]), PORT_IFACE)):
+        written = ET.parse(os.path.join(out, iface + ".xml")).getroot()
+        live = ET.fromstring(c.busctl("introspect", "--xml-interface", BUS_NAME, path).stdout)
+        check(members(written, iface) == members(live, iface), f"{iface}.xml matches the live interface")
+        check([i.get("name") for i in written.iter("interface")] == [iface], f"{iface}.xml holds only {iface}")
+
+
 def test_denied(c, tb, some_event_id="0" * 32):
     p = tb.ports[0]
     for args in (("arm", p), ("disarm", p), ("ack", some_event_id), ("drill", p, "drill-only"), ("reload",)):
@@ -425,6 +444,7 @@ def main():
             try:
                 test_topology(c, tb, daemon)
                 test_unprivileged_reads(c, tb)
+                test_introspection_files(c, tb, daemon, work)
                 test_denied(c, tb)
                 test_arming(c, tb)
                 test_monitor_and_ack(c, tb, daemon)
