@@ -76,7 +76,9 @@ static void usage(FILE *f)
               "  uevent --sysfs PATH --action ACTION [KEY=VALUE...]\n"
               "  kernel [--refuse-unbind daxX.Y]... [--max-events N]\n"
               "         stay in the foreground and act on writes to dax driver bind/unbind files and\n"
-              "         memoryN/state as the kernel would (prints \"ready\" once watching)\n",
+              "         memoryN/state as the kernel would (prints \"ready\" once watching)\n"
+              "\n"
+              "Exit status: 0 done, 1 failed, 2 usage, 3 clear: not isolated, 4 clear: RP Busy timeout.\n",
               f);
 }
 
@@ -94,7 +96,7 @@ static const char *testbed(void)
 static int fail(int r, const char *what)
 {
         fprintf(stderr, "cxl-isol-sim: %s: %s\n", what, strerror(r < 0 ? -r : r));
-        return r == -ENOENT ? 2 : 1;
+        return 1;
 }
 
 /* --- create --- */
@@ -246,7 +248,10 @@ static int cmd_run(int argc, char **argv)
         if (setenv("LD_PRELOAD", preload, 1) < 0)
                 return fail(-errno, "environment");
         execvp(argv[i + 1], argv + i + 1);
-        return fail(-errno, argv[i + 1]) == 2 ? 127 : 126;
+        /* the shell's convention: 127 command not found, 126 found but not runnable */
+        r = -errno;
+        (void)fail(r, argv[i + 1]);
+        return r == -ENOENT ? 127 : 126;
 }
 
 static int cmd_env(void)

@@ -855,8 +855,9 @@ int sim_memblock_set_state(const char *root, uint64_t index, bool online, char r
                 snprintf(path, sizeof(path), "%s/state", dev);
                 TRY(sim_read_text(root, path, state, sizeof(state)));
         }
-        TRY(attr(root, dev, "state", "%s\n", online ? "online" : "offline"));
+        /* "online" first: whoever sees the new state also sees the attribute that follows it */
         TRY(attr(root, dev, "online", "%d\n", online));
+        TRY(attr(root, dev, "state", "%s\n", online ? "online" : "offline"));
         snprintf(ret_sysfs, 128, "%s", dev);
         return 0;
 }

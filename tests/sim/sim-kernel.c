@@ -217,6 +217,13 @@ static int handle_state(struct kernel *k, const char *dir, const char *name)
         else
                 return 0;       /* what the kernel would refuse with EINVAL: nothing changes but the file */
 
+        /* any close of a writer fires, written or not: a block already in that state has no news */
+        snprintf(path, sizeof(path), "%s/online", dir);
+        if (sim_read_text(k->root, path, word, sizeof(word)) == 0 && strcmp(word, online ? "1" : "0") == 0) {
+                snprintf(path, sizeof(path), "%s/state", dir);
+                return sim_write_text(k->root, path, "%s\n", online ? "online" : "offline") < 0 ? -EIO : 0;
+        }
+
         /* the file now reads what was written; make it read what the kernel shows */
         r = sim_memblock_set_state(k->root, index, online, sysfs);
         if (r < 0)

@@ -66,9 +66,13 @@ wait_for "refusal logged" grep -q 'dax2.0: unbind from device_dax refused' "$tb/
 # rebinding dax1.0 to kmem brings its blocks back, offline (auto_online_blocks=offline)
 echo dax1.0 >"$sys/bus/dax/drivers/kmem/bind"
 wait_for "dax1.0 bound to kmem" bound_to dax1.0 kmem
-wait_for "blocks back" test -e "$sys/devices/system/memory/memory$first/state"
+wait_for "bind done" grep -q 'dax1.0: bound to kmem' "$tb/kernel.err"   # logged after all blocks are back
+for b in 0 1 2 3; do test -e "$sys/devices/system/memory/memory$((first + b))/state" || fail "block $b not back"; done
 grep -qx offline "$sys/devices/system/memory/memory$first/state" || fail "new blocks should be offline"
 echo "ok: the kernel emulator applies sysfs writes"
+
+# One emulator at a time: the watcher also wakes on every close of a writer.
+kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
 
 # The preloaded kernel side (cxl-isol-sim run --kernel): the writer's own write() acts,
 # synchronously, and fails the way the kernel's would.
@@ -109,7 +113,6 @@ PY
         fail "synchronous kernel side"
 grep -q '^sync ok' "$tb/sync.out" || fail "synchronous kernel side"
 # without --kernel (and with the watcher stopped), a write is only a write
-kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true
 "$sim" run -- python3 -c 'import os; fd = os.open("/sys/bus/dax/drivers/device_dax/unbind", os.O_WRONLY); os.write(fd, b"dax2.0"); os.close(fd)'
 [ "$(cat "$sys/bus/dax/drivers/device_dax/unbind")" = dax2.0 ] || fail "plain run should leave the write in the file"
 echo "ok: synchronous kernel side in run --kernel"
