@@ -27,6 +27,12 @@
 #define SETTLE_USEC (20ULL * 1000ULL)
 /* AER counters are a backstop for a missed uevent, not the fast path. */
 #define AER_INTERVAL_USEC (30ULL * 1000000ULL)
+/*
+ * The gate looks again this often even without a uevent: udevd may not run
+ * (containers, early boot) or a monitor may overflow. Uevents stay the way a
+ * change is seen within one poll interval.
+ */
+#define GATE_RECHECK_USEC (60ULL * 1000000ULL)
 
 struct rediscovery {
         char bdf[16];
@@ -47,6 +53,7 @@ struct sources {
 
         /* Coalescing of topology changes and of "look for new ports". */
         sd_event_source *settle_timer;
+        sd_event_source *gate_timer;
         bool topology_dirty;
         bool scan_new_ports;
 };
@@ -354,6 +361,16 @@ void source_topology_changed(struct manager *m, struct port *p, const char *why)
         settle_soon(s);
 }
 
+static int on_gate_recheck(sd_event_source *es, uint64_t usec, void *userdata)
+{
+        struct sources *s = userdata;
+
+        arming_evaluate_all(s->manager);
+        (void)sd_event_source_set_time_relative(es, GATE_RECHECK_USEC);
+        (void)sd_event_source_set_enabled(es, SD_EVENT_ONESHOT);
+        return 0;
+}
+
 /* --- observers --- */
 
 static void on_port_changed(struct manager *m, struct port *p, void *userdata)
@@ -419,8 +436,8 @@ int sources_start(struct manager *m)
 
         k = source_udev_new(m, &src);
         if (k < 0)
-                log_notice_errno(k, "Cannot watch uevents (dax, memory, pci, cxl), relying on polling; arming is "
-                                 "checked again only after a reload: %m");
+                log_notice_errno(k, "Cannot watch uevents (dax, memory, pci, cxl), relying on polling; the arming "
+                                 "gate looks again every minute and after a reload: %m");
         else if (sources_add(s, src) < 0) {
                 src->free(src);
                 return -ENOMEM;
@@ -429,6 +446,13 @@ int sources_start(struct manager *m)
         k = manager_add_observer(m, &o);
         if (k < 0)
                 return k;
+
+        k = sd_event_add_time_relative(m->event, &s->gate_timer, CLOCK_MONOTONIC, GATE_RECHECK_USEC, 0,
+                                       on_gate_recheck, s);
+        if (k < 0)
+                return k;
+        (void)sd_event_source_set_description(s->gate_timer, "gate-recheck");
+        (void)sd_event_source_set_enabled(s->gate_timer, SD_EVENT_ONESHOT);
 
         arming_evaluate_all(m);
         /* Ports already gone at startup get the same rediscovery as those that go later. */
@@ -456,6 +480,7 @@ void sources_free(struct manager *m)
                 rediscovery_remove(s, s->rediscoveries[0]);
         free(s->rediscoveries);
         sd_event_source_disable_unref(s->settle_timer);
+        sd_event_source_disable_unref(s->gate_timer);
         free(s);
         m->sources = NULL;
 }
