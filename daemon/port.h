@@ -54,6 +54,8 @@ struct port {
         /* The arming gate's last decision (daemon/arming.c): logged once per change, shown on D-Bus. */
         bool gate_decided;
         struct arming_decision gate;
+        /* An operator disarmed the port (D-Bus Disarm): the gate does not re-arm it until Arm clears this. */
+        bool operator_disarmed;
 };
 
 /* Take over a discovery result (moved: *rp is zeroed). */
