@@ -188,6 +188,10 @@ int arming_evaluate_port(struct manager *m, struct port *p)
                 return 0;
         }
 
+        /* An operator's Disarm stands until their Arm: neither a reload nor a uevent overrides it. */
+        if (p->operator_disarmed)
+                return 0;
+
         k = arming_gate_decide(p->rp.ti_offset ? &p->rp.ti_cap : NULL, (enum gate_arm_mode)mode, &topo, &d);
         if (k < 0)
                 return k;

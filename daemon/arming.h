@@ -7,7 +7,9 @@
  * rule) or alerted on, per [port] on-unsafe=.
  *
  * Each port's decision is logged once (MESSAGE_ID_ARMING_DECISION) and kept in
- * struct port (gate_decided, gate) for D-Bus. The daemon never arms a bit
+ * struct port (gate_decided, gate) for D-Bus. A port an operator disarmed
+ * (port->operator_disarmed, set by D-Bus Disarm) is not re-armed until the
+ * operator's Arm clears the flag and calls arming_evaluate_port(). The daemon never arms a bit
  * whose capability is absent, never touches control while a port is
  * isolated, and never clears isolation.
  */
