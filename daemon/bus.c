@@ -8,7 +8,6 @@
  * found by its BDF on the next call, with nothing to re-register.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
