@@ -90,7 +90,7 @@ def main():
 
             rc = d.stop()
             assert rc == 0, f"SIGTERM exit status {rc}\n{d.output()}"
-            assert "STOPPING" in d.notify.values("STOPPING")[0] or d.notify.values("STOPPING") == ["1"]
+            d.notify.wait_for("STOPPING", lambda v: v == "1", timeout=5)
 
             # Restart while every port stays isolated: no second event, no second script run.
             d.start()

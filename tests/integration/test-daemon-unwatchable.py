@@ -66,6 +66,8 @@ def main():
             assert d.events(doomed) == [], "all-ones was taken for an isolation"
             assert len(d.journal.find(MESSAGE_ID=MESSAGE_ID_PORT_NOT_WATCHABLE, CXL_ISOLD_PORT=doomed)) == 1
             assert d.proc.poll() is None, "daemon exited"
+            # Started without WATCHDOG_USEC: no watchdog pings, however many poll cycles ran.
+            assert d.notify.values("WATCHDOG") == [], d.notify.values("WATCHDOG")
             assert d.stop() == 0
         except BaseException:
             print(d.output(), file=sys.stderr)
