@@ -402,10 +402,12 @@ static int method_arm(sd_bus_message *msg, void *userdata, sd_bus_error *error)
         /* The same gate as automatic arming: an operator's request is no reason to arm an unsafe port. */
         k = arming_evaluate_port(b->manager, p);
         if (!p->armed) {
-                if (p->gate_decided)
+                if (p->gate_decided && !p->gate.arm)
                         arming_decision_to_string(&p->gate, reason, sizeof(reason));
                 else
-                        snprintf(reason, sizeof(reason), "%s", k < 0 ? strerror(-k) : "no decision");
+                        /* The gate did not refuse, yet nothing was armed: say that, not a stale "ok". */
+                        snprintf(reason, sizeof(reason), "control was not written (%s)",
+                                 k < 0 ? strerror(-k) : "register block not writable");
                 return sd_bus_error_setf(error, BUS_ERROR_ARM_REFUSED, "Not arming %s: %s", bdf, reason);
         }
         manager_port_changed(b->manager, p);
