@@ -340,7 +340,9 @@ class Daemon:
         self.notify = None
         self.n_starts = 0
 
-    def start(self, wait_ready=True):
+    def start(self, wait_ready=True, journal_stream=False):
+        """journal_stream=True sets $JOURNAL_STREAM to our stderr file, as systemd does for a journal-connected
+        service, so --log-target=auto picks the journal."""
         self.n_starts += 1
         tag = f"{self.name}-{self.n_starts}"
         self.journal = JournalCapture(os.path.join(self.workdir, f"journal-{tag}"))
@@ -360,6 +362,9 @@ class Daemon:
                 "--log-target", "journal"] + self.args
         cmd = ["unshare", "-m", "--", "sh", "-c", _NAMESPACE_SETUP, "sh"] + self.testbed.wrap(argv)
         self.stderr_file = open(self.stderr_path, "w")
+        if journal_stream:
+            st = os.fstat(self.stderr_file.fileno())
+            env["JOURNAL_STREAM"] = f"{st.st_dev}:{st.st_ino}"
         self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=self.stderr_file,
                                      stderr=subprocess.STDOUT)
         if wait_ready:
