@@ -7,7 +7,9 @@
  *   model  - a simulated BAR: a plain file has no RW1C/RO semantics, so writes
  *            go through the register model (regmodel.h), which applies them.
  *            Chosen when the opened file is not on sysfs (fstatfs), i.e. only
- *            under the simulator's testbed. Reads are identical to mmio.
+ *            under the simulator's testbed. Reads are identical to mmio. The
+ *            model covers the first 64 KiB of the window: open it at the
+ *            component block's offset.
  * Every access is SIGBUS-safe: a revoked mapping (revoke_iomem) or a removed
  * device/truncated file makes the access return -ENODEV instead of killing the
  * process, and the window stays "gone" from then on. The process-wide SIGBUS
