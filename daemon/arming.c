@@ -171,7 +171,8 @@ int arming_evaluate_port(struct manager *m, struct port *p)
                 if (!d.arm)
                         return react_unsafe(m, p, cp, &d);
                 if (d.reason == GATE_FORCED) {
-                        if (!p->gate_decided || !decision_equal(&p->gate, &d)) {
+                        /* Forced into exactly this (or already alerted on it): nothing new to say. */
+                        if (!p->gate_decided || p->gate.reason != GATE_FORCED) {
                                 p->gate = d;
                                 p->gate_decided = true;
                                 log_decision(p, LOG_WARNING, MESSAGE_ID_ARMED_PORT_UNSAFE, "alert",
