@@ -89,6 +89,7 @@ def main():
                   f"[port \"{p2}\"]\non-unsafe=alert\n\n"
                   f"[port \"{p3}\"]\narm=never\n\n"
                   f"[port \"{p4}\"]\narm=auto\ntimeout=0x2\n\n"
+                  f"[port \"{p5}\"]\narm=force\n\n"
                   "[policy \"default\"]\naction=log\n")
         d = harness.Daemon(build, tb, work, config)
         try:
@@ -110,7 +111,13 @@ def main():
             assert c4 & (1 << 4) and c4 & 0xF == 0x2, hex(c4)
             assert not control(tb, p0) & 0x1F, hex(control(tb, p0))
 
-            for bdf, reason in ((p1, "dax-system-ram"), (p5, "dax-system-ram"), (p3, "config-never")):
+            # arm=force arms what auto refuses, loudly, and says what auto would have refused.
+            assert control(tb, p5) & CTL_MEM_ISOLATION_ENABLE, hex(control(tb, p5))
+            (e,) = harness.wait_until(lambda: decisions(d, p5), what=f"decision for {p5}")
+            assert e["CXL_ISOLD_GATE_REASON"] == "forced" and e["CXL_ISOLD_ARMED"] == "1", e
+            assert "dax-system-ram" in e["CXL_ISOLD_GATE_DETAIL"] and int(e["PRIORITY"]) == 4, e
+
+            for bdf, reason in ((p1, "dax-system-ram"), (p3, "config-never")):
                 assert not control(tb, bdf) & CTL_MEM_ISOLATION_ENABLE, (bdf, hex(control(tb, bdf)))
                 (e,) = harness.wait_until(lambda: decisions(d, bdf), what=f"decision for {bdf}")
                 assert e["CXL_ISOLD_GATE_REASON"] == reason, e
