@@ -194,6 +194,13 @@ static int cmd_create(int argc, char **argv)
         r = sim_host_create(dir, &spec);
         if (r < 0)
                 return fail(r, dir);
+        {
+                /* uevent sockets live at DIR/event<fd>: an AF_UNIX path has 107 usable bytes */
+                char abs[PATH_MAX];
+                if (realpath(dir, abs) && strlen(abs) + STRLEN("/event65535") >= 108)
+                        fprintf(stderr, "cxl-isol-sim: warning: %s is too long a path for uevent sockets; "
+                                "monitors in this testbed will not receive uevents\n", abs);
+        }
         for (unsigned i = 0; i < n; i++) {
                 struct sim_port_layout l;
                 sim_port_layout(i, &l);
