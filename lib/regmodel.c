@@ -158,6 +158,11 @@ static uint32_t ti_control_write(uint32_t old, uint32_t value, const void *ctx)
         for (size_t i = 0; i < ELEMENTSOF(ti_control_rw); i++)
                 if (cap & ti_control_rw[i].cap)
                         rw |= ti_control_rw[i].ctl;
+        /* Ranges bitmap 0h: the timeout is fixed at the default, its value field is not programmable. */
+        if (!(cap & CXL_TI_CAP_MEM_TIMEOUT_RANGES))
+                rw &= ~CXL_TI_CTL_MEM_TIMEOUT_VALUE;
+        if (!(cap & CXL_TI_CAP_CACHE_TIMEOUT_RANGES))
+                rw &= ~CXL_TI_CTL_CACHE_TIMEOUT_VALUE;
         /* Defined bits without their capability stay hard-wired; reserved bits keep what they hold. */
         return (old & ~rw) | (value & rw);
 }

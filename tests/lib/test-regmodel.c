@@ -198,6 +198,26 @@ static void test_isolation_needs_enable(void **state)
         assert_int_equal(regmodel_hw_isolate(f->m, REGMODEL_CACHE_LINK_DOWN), -EOPNOTSUPP);
 }
 
+static void test_fixed_timeout_range(void **state)
+{
+        struct sim_rootport_options o;
+        uint32_t *block = aligned_alloc(4096, CXL_COMPONENT_BLOCK_SIZE);
+        struct regmodel *m;
+        uint32_t v;
+
+        /* ranges 0h: timeout supported but not programmable, the value field stays 0 */
+        sim_rootport_options_default(&o);
+        o.mem_timeout_ranges = 0;
+        assert_non_null(block);
+        assert_int_equal(sim_component_block_build(&o, (uint8_t *)block), 0);
+        assert_int_equal(regmodel_attach(block, CXL_COMPONENT_BLOCK_SIZE, &m), 0);
+        assert_int_equal(regmodel_write32(m, SIM_TI_OFFSET + CXL_TI_CONTROL, CXL_TI_CTL_MEM_TIMEOUT_ENABLE | 0x2), 0);
+        assert_int_equal(regmodel_read32(m, SIM_TI_OFFSET + CXL_TI_CONTROL, &v), 0);
+        assert_int_equal(v, CXL_TI_CTL_MEM_TIMEOUT_ENABLE);
+        regmodel_free(m);
+        free(block);
+}
+
 static void test_no_mem_isolation_capability(void **state)
 {
         struct sim_rootport_options o;
@@ -323,6 +343,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_clear_refused_while_rp_busy, setup_default, teardown),
                 cmocka_unit_test_setup_teardown(test_isolation_needs_enable, setup_mem_only, teardown),
                 cmocka_unit_test(test_no_mem_isolation_capability),
+                cmocka_unit_test(test_fixed_timeout_range),
                 cmocka_unit_test_setup_teardown(test_ras_semantics, setup_default, teardown),
                 cmocka_unit_test_setup_teardown(test_gone_reads_all_ones, setup_default, teardown),
                 cmocka_unit_test_setup_teardown(test_concurrent_updates_are_not_lost, setup_default, teardown),
