@@ -633,6 +633,20 @@ static void manager_on_transition(struct manager *m, struct port *p, enum status
 
         switch (t) {
         case STATUS_ISOLATION_RAISED:
+                /*
+                 * The port went away (all-ones) while isolated and came back still
+                 * isolated the same way: the same incident, already handled. A link
+                 * that flaps must not run the policy (say, a reboot) twice.
+                 */
+                if (p->current_event && !p->current_event->drill &&
+                    p->current_event->kind == cxl_ti_status_kind(p->status)) {
+                        p->state = p->current_event->acknowledged ? PORT_STATE_ACKNOWLEDGED : PORT_STATE_ISOLATED;
+                        log_notice("%s: back, still isolated (%s) since event %s", p->rp.bdf,
+                                   cxl_isolation_kind_to_string(p->current_event->kind) ?: "none",
+                                   p->current_event->id);
+                        manager_port_changed(m, p);
+                        break;
+                }
                 (void)manager_handle_isolation(m, p, false, NULL);
                 break;
         case STATUS_ISOLATION_CLEARED:
@@ -650,11 +664,18 @@ static void manager_on_transition(struct manager *m, struct port *p, enum status
                            p->current_event ? ", still event " : "", p->current_event ? p->current_event->id : "");
                 break;
         case STATUS_DEVICE_GONE:
-                p->current_event = NULL;
+                /* current_event is kept: if the port comes back still isolated, that is not a new event. */
                 port_log_watchability(p);
                 manager_port_changed(m, p);
                 break;
         default:
+                /* Back (rediscovered) and not isolated: whatever was isolated ended while it was away. */
+                if (p->current_event && p->status != REG_ALL_ONES && !status_is_isolated(p->status)) {
+                        log_notice("%s: isolation of event %s ended while the port was away", p->rp.bdf,
+                                   p->current_event->id);
+                        p->current_event = NULL;
+                        manager_port_changed(m, p);
+                }
                 break;
         }
 }

@@ -66,6 +66,29 @@ def main():
             assert d.events(doomed) == [], "all-ones was taken for an isolation"
             assert len(d.journal.find(MESSAGE_ID=MESSAGE_ID_PORT_NOT_WATCHABLE, CXL_ISOLD_PORT=doomed)) == 1
             assert d.proc.poll() is None, "daemon exited"
+            # An isolated port that vanishes and comes back still isolated is the same incident:
+            # no second event, no second script run (a flapping link must not repeat a reboot).
+            info = tb.list_ports(d.binary)[good]
+            base = tb.dir + info["sysfs_path"]
+            saved = {}
+            for name in (f"resource{info['register_block']['bir']}", "config"):
+                with open(os.path.join(base, name), "rb") as f:
+                    saved[name] = f.read()
+            tb.gone(good)
+            harness.wait_until(lambda: any(e.get("CXL_ISOLD_REASON") == "device-gone" for e in
+                                           d.journal.find(MESSAGE_ID=MESSAGE_ID_PORT_NOT_WATCHABLE,
+                                                          CXL_ISOLD_PORT=good)), what=f"{good} gone")
+            for name, data in saved.items():
+                with open(os.path.join(base, name), "r+b") as f:
+                    f.write(data)
+            harness.wait_until(lambda: any(m.startswith(f"{good}: back, still isolated") and ev["id"] in m
+                                           for m in d.journal.messages()), timeout=20,
+                               what=f"{good} rediscovered")
+            time.sleep(0.3)
+            assert len(d.events(good)) == 1, d.events(good)
+            assert len(harness.read_env_files(env_dir)[ev["id"]]) == 1
+            assert not d.journal.find(MESSAGE_ID=MESSAGE_ID_ISOLATION_DETECTED, CXL_ISOLD_PORT=good)[1:]
+
             # Started without WATCHDOG_USEC: no watchdog pings, however many poll cycles ran.
             assert d.notify.values("WATCHDOG") == [], d.notify.values("WATCHDOG")
             assert d.stop() == 0
