@@ -241,9 +241,10 @@ int source_irq_new(struct manager *m, const char *spec, struct source **ret)
                                    k == -EPERM ? "the IOMMU refused it (interrupt remapping?)" :
                                    k == -EBUSY ? "another function of its IOMMU group is bound to a host driver" :
                                    k == -ENXIO ? "the function has no such vector" : "cannot open it";
+                log_warning_errno(k, "%s: interrupt source %s: %s, polling that port only: %m", spec,
+                                  q->spec.function, hint);
                 irq_free(&q->source);
-                return log_warning_errno(k, "%s: interrupt source %s: %s, polling that port only: %m",
-                                         spec, q->spec.function, hint);
+                return k;
         }
         k = sd_event_add_io(m->event, &q->io, fd, EPOLLIN, on_irq, q);
         if (k < 0) {
