@@ -773,6 +773,42 @@ static int manager_discover(struct manager *m)
         return 0;
 }
 
+/*
+ * Policies that do not fit what sits below a port (reset on a memory port,
+ * offline-devdax on an accelerator) are refused by the actions at run time;
+ * say so now, when the operator can still fix the configuration. A port with
+ * CXL memory devices below it counts as a memory port unless kind= says.
+ */
+static void manager_check_port_kinds(struct manager *m, const struct config *c)
+{
+        _cleanup_free_ struct config_port_info *info = calloc(m->n_ports ? m->n_ports : 1, sizeof(*info));
+        struct config_diags diags = {};
+
+        if (!info) {
+                log_oom();
+                return;
+        }
+        for (size_t i = 0; i < m->n_ports; i++) {
+                struct port *p = m->ports[i];
+                struct port_topology topo = {};
+
+                info[i] = (struct config_port_info) {
+                        .bdf = p->rp.bdf, .host_bridge = p->rp.host_bridge, .serial = p->rp.serial,
+                        .kind = PORT_KIND_ANY,
+                };
+                if (port_is_watchable(p) && port_topology_read(p->rp.sysfs_path, &topo) >= 0) {
+                        if (topo.n_memdevs > 0 || topo.n_dax > 0)
+                                info[i].kind = PORT_KIND_MEMORY;
+                        port_topology_done(&topo);
+                }
+        }
+        if (config_check_port_kinds(c, info, m->n_ports, &diags) < 0)
+                for (size_t i = 0; i < diags.n; i++)
+                        log_warning("%s:%u: %s; the action will be refused when it runs", diags.diag[i].file,
+                                    diags.diag[i].line, diags.diag[i].message);
+        config_diags_done(&diags);
+}
+
 static void manager_previous_boot(struct manager *m, const struct record_history *h)
 {
         const struct isolation_event *last = h->n_events ? h->events[h->n_events - 1] : NULL;
@@ -934,6 +970,7 @@ int manager_startup(struct manager *m)
 
         manager_first_poll(m, &h);
         record_history_done(&h);
+        manager_check_port_kinds(m, m->config);
 
         if (sources_start) {
                 k = sources_start(m);
@@ -1004,6 +1041,7 @@ int manager_reload(struct manager *m)
                         log_warning("state-dir changed to %s: takes effect at the next start, ignoring for now",
                                     m->config->state_dir);
                 manager_apply_config(m);
+                manager_check_port_kinds(m, m->config);
                 free(m->last_reload_error);
                 m->last_reload_error = NULL;
                 log_struct_fields(LOG_INFO, 0, MESSAGE_ID_CONFIG_RELOADED, NULL, 0,

@@ -13,8 +13,8 @@ MESSAGE_ID_PORT_WATCHABLE = "adfdd491932e426d8b39fe66cdedb954"
 CONFIG = "[daemon]\npoll-interval=50ms\n\n[policy \"default\"]\naction=log\n"
 
 
-def run(build, tb, work, name, args, journal_stream=False, inject=None):
-    d = harness.Daemon(build, tb, os.path.join(work, name), CONFIG, args=args, name=name)
+def run(build, tb, work, name, args, journal_stream=False, inject=None, config=CONFIG):
+    d = harness.Daemon(build, tb, os.path.join(work, name), config, args=args, name=name)
     try:
         d.start(journal_stream=journal_stream)
         if inject:
@@ -40,7 +40,12 @@ def main():
         good, bad = tb.ports
         tb.arm(good)
 
-        stderr, journal = run(build, tb, work, "console", ["--log-target", "console"], inject=good)
+        # A policy that would reset a memory port: warned about at start, never part of this event's plan.
+        bad_policy = (f"\n[policy \"bad\"]\nmatch-port={good}\nmatch-reason=cache-timeout\naction=reset\n")
+        stderr, journal = run(build, tb, work, "console", ["--log-target", "console"], inject=good,
+                              config=CONFIG + bad_policy)
+        assert any(f'policy "bad" lists reset but applies to memory port {good}' in line and
+                   "refused when it runs" in line for line in stderr.splitlines()), stderr
         assert journal == [], journal
         lines = stderr.splitlines()
         assert f"{good} (host bridge pci0000:0c): watchable, CXL.mem isolation enabled" in lines, stderr
