@@ -83,7 +83,7 @@ static enum devdax_result disable_one(const char *name, bool dry_run, struct wor
                 return DEVDAX_FAILED;
         }
 
-        /* The write returning is not the proof: the link going away is (the kernel removes it before write() returns). */
+        /* The write returning is not the proof: the link going away is (the kernel unlinks it before returning). */
         snprintf(path, sizeof(path), "%s/driver", dev);
         if (lstat(path, &st) == 0) {
                 *ret_error = -EBUSY;

@@ -319,7 +319,8 @@ static int reboot_start(struct action_run *run)
 
         if (run->dry_run) {
                 if (st->scheduled)
-                        action_run_log(run, LOG_NOTICE, NULL, "dry run: would call logind ScheduleShutdown(\"reboot\", %s)",
+                        action_run_log(run, LOG_NOTICE, NULL,
+                                       "dry run: would call logind ScheduleShutdown(\"reboot\", %s)",
                                        format_when(st->when_usec, when, sizeof(when)));
                 else
                         action_run_log(run, LOG_NOTICE, NULL, "dry run: would call logind RebootWithFlags(0)");

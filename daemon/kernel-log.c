@@ -189,7 +189,8 @@ void kernel_log_collect(const char *kmsg_path, uint64_t event_monotonic_usec, ui
         }
         fprintf(f, "# %s unavailable (%s): the journal's kernel messages of boot %s from %llu usec "
                 "(realtime, event at %llu), %zu records\n", kmsg_path, strerror(-k), boot_id,
-                (unsigned long long)(event_realtime_usec > KMSG_BEFORE_USEC ? event_realtime_usec - KMSG_BEFORE_USEC : 0),
+                (unsigned long long)(event_realtime_usec > KMSG_BEFORE_USEC ?
+                                     event_realtime_usec - KMSG_BEFORE_USEC : 0),
                 (unsigned long long)event_realtime_usec, ring->count);
         (void)asprintf(ret_note, "from the journal (%s: %s), %zu records, %zu older dropped by the bound", kmsg_path,
                        strerror(-k), ring->count, ring->dropped);

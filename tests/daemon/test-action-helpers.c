@@ -367,7 +367,8 @@ static char *collect(const char *kmsg, uint64_t mono, char **ret_note, bool *ret
         assert_non_null(f);
         *ret_note = NULL;
         *ret_partial = false;
-        kernel_log_collect(kmsg, mono, 1795554000000000ULL, "0123456789abcdef0123456789abcdef", f, ret_note, ret_partial);
+        kernel_log_collect(kmsg, mono, 1795554000000000ULL, "0123456789abcdef0123456789abcdef", f, ret_note,
+                           ret_partial);
         assert_int_equal(fclose(f), 0);
         return text;
 }

@@ -14,7 +14,8 @@ ScheduledShutdown). Scenarios:
      while logind holds the call, restarted, and asks nothing a second time;
   3. killed before the reboot step (an exec step still running): the restarted
      daemon finishes the plan and requests exactly one reboot;
-  4. dry run: no call at all."""
+  4. dry run: no call at all;
+  5. evidence failed: the reboot is still requested, once, and the result says so."""
 
 import json
 import os
@@ -172,123 +173,161 @@ def main():
 
     with harness.Workdir() as work:
         # All devdax: the daemon's arming gate would disarm a system-ram port (kmem cannot be fenced).
-        tb = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=4,
-                                port_opts=[f"{i}:mem=devdax" for i in range(4)])
-        p_now, p_later, p_slow, p_dry = tb.ports
+        tb = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=5,
+                                port_opts=[f"{i}:mem=devdax" for i in range(5)])
+        p_now, p_later, p_slow, p_dry, p_noev = tb.ports
         for bdf in tb.ports:
             tb.arm(bdf)
 
         main_dir = os.path.join(work, "main")
         dry_dir = os.path.join(work, "dry")
+        noev_dir = os.path.join(work, "noev")
         os.makedirs(main_dir)
         os.makedirs(dry_dir)
-        logind = PrivateLogind(work, [os.path.join(main_dir, "state"), os.path.join(dry_dir, "state")])
-        bus_env = {"DBUS_SYSTEM_BUS_ADDRESS": logind.address}
-
-        # An exec step that is slow only the first time: the daemon is killed while it runs.
-        slow = os.path.join(work, "slow.sh")
-        marker = os.path.join(work, "slow-ran")
-        with open(slow, "w") as f:
-            f.write(f"#!/bin/sh\nif [ ! -e {marker} ]; then touch {marker}; exec sleep 60; fi\nexit 0\n")
-        os.chmod(slow, 0o755)
-
-        config = ("[daemon]\npoll-interval=50ms\n\n"
-                  f"[policy \"now\"]\nmatch-port={p_now}\naction=evidence reboot\ntimeout=20s\n\n"
-                  f"[policy \"now-too\"]\nmatch-port={p_now}\naction=reboot\n\n"
-                  f"[policy \"later\"]\nmatch-port={p_later}\naction=evidence reboot\nreboot-delay=10min\n"
-                  "timeout=30s\n\n"
-                  f"[policy \"slow\"]\nmatch-port={p_slow}\naction=evidence exec reboot\nexec={slow}\n"
-                  "timeout=90s\n")
-        d = harness.Daemon(build, tb, main_dir, config, env=bus_env)
+        # A file where the evidence directory would go: the evidence step fails.
+        os.makedirs(os.path.join(noev_dir, "state"))
+        open(os.path.join(noev_dir, "state", "evidence"), "w").close()
+        logind = PrivateLogind(work, [os.path.join(main_dir, "state"), os.path.join(dry_dir, "state"),
+                                      os.path.join(noev_dir, "state")])
         try:
-            d.start()
+            bus_env = {"DBUS_SYSTEM_BUS_ADDRESS": logind.address}
 
-            # 1. Immediate reboot, once, after record and evidence.
-            tb.inject(p_now, "mem-link-down")
-            (ev,) = d.wait_for_event(p_now)
-            results = d.wait_for_actions(ev["id"], 4, timeout=30)
-            assert [(r["action"], r["result"]) for r in results] == \
-                [("evidence", "success"), ("reboot", "pending"), ("reboot", "success"), ("reboot", "skipped")], results
-            # A second policy asking for a reboot of the same event does not make a second request.
-            assert results[3]["policy"] == "now-too", results[3]
-            assert results[3]["detail"].startswith("already requested for this event by policy 'now'"), results[3]
-            assert results[1]["detail"].startswith("reboot-intent boot="), results[1]
-            assert "method=RebootWithFlags" in results[1]["detail"], results[1]
-            assert results[2]["detail"].startswith("reboot requested through logind RebootWithFlags; "
-                                                   "evidence saved: bundle "), results[2]
-            time.sleep(1)
-            assert logind.method_calls() == [("RebootWithFlags", [0])], logind.method_calls()
-            (call,) = logind.recorded_calls()
-            assert_call_saw_everything(call, d.state_dir, ev["id"])
-            d.journal.wait_for(MESSAGE_ID=MESSAGE_ID_REBOOT_REQUESTED, CXL_ISOLD_EVENT_ID=ev["id"])
+            # An exec step that is slow only the first time: the daemon is killed while it runs.
+            slow = os.path.join(work, "slow.sh")
+            marker = os.path.join(work, "slow-ran")
+            with open(slow, "w") as f:
+                f.write(f"#!/bin/sh\nif [ ! -e {marker} ]; then touch {marker}; exec sleep 60; fi\nexit 0\n")
+            os.chmod(slow, 0o755)
 
-            # 2. Scheduled; SIGKILL while logind holds the call; the restart asks nothing again.
+            config = ("[daemon]\npoll-interval=50ms\n\n"
+                      f"[policy \"now\"]\nmatch-port={p_now}\naction=evidence reboot\ntimeout=20s\n\n"
+                      f"[policy \"now-too\"]\nmatch-port={p_now}\naction=reboot\n\n"
+                      f"[policy \"later\"]\nmatch-port={p_later}\naction=evidence reboot\nreboot-delay=10min\n"
+                      "timeout=30s\n\n"
+                      f"[policy \"slow\"]\nmatch-port={p_slow}\naction=evidence exec reboot\nexec={slow}\n"
+                      "timeout=90s\n")
+            d = harness.Daemon(build, tb, main_dir, config, env=bus_env)
+            try:
+                d.start()
+
+                # 1. Immediate reboot, once, after record and evidence.
+                tb.inject(p_now, "mem-link-down")
+                (ev,) = d.wait_for_event(p_now)
+                results = d.wait_for_actions(ev["id"], 4, timeout=30)
+                assert [(r["action"], r["result"]) for r in results] == \
+                    [("evidence", "success"), ("reboot", "pending"), ("reboot", "success"),
+                     ("reboot", "skipped")], results
+                # A second policy asking for a reboot of the same event does not make a second request.
+                assert results[3]["policy"] == "now-too", results[3]
+                assert results[3]["detail"].startswith("already requested for this event by policy 'now'"), results[3]
+                assert results[1]["detail"].startswith("reboot-intent boot="), results[1]
+                assert "method=RebootWithFlags" in results[1]["detail"], results[1]
+                assert results[2]["detail"].startswith("reboot requested through logind RebootWithFlags; "
+                                                       "evidence saved: bundle "), results[2]
+                time.sleep(1)
+                assert logind.method_calls() == [("RebootWithFlags", [0])], logind.method_calls()
+                (call,) = logind.recorded_calls()
+                assert_call_saw_everything(call, d.state_dir, ev["id"])
+                d.journal.wait_for(MESSAGE_ID=MESSAGE_ID_REBOOT_REQUESTED, CXL_ISOLD_EVENT_ID=ev["id"])
+
+                # 2. Scheduled; SIGKILL while logind holds the call; the restart asks nothing again.
+                logind.reset()
+                open(logind.hold, "w").close()
+                t0 = time.time()
+                tb.inject(p_later, "mem-link-down")
+                (ev2,) = d.wait_for_event(p_later)
+                harness.wait_until(lambda: logind.recorded_calls(), 30, what="ScheduleShutdown call")
+                d.stop(signal.SIGKILL)
+                os.unlink(logind.hold)
+                (call,) = logind.recorded_calls()
+                assert call["method"] == "ScheduleShutdown" and call["args"][0] == "reboot", call
+                when = int(call["args"][1]) / 1e6
+                assert t0 + 600 - 5 <= when <= time.time() + 600 + 5, (t0, when)
+                assert_call_saw_everything(call, d.state_dir, ev2["id"])
+                assert [r["result"] for r in reboot_lines(d, ev2["id"])] == ["pending"], reboot_lines(d, ev2["id"])
+
+                d.start()
+                harness.wait_until(lambda: len(reboot_lines(d, ev2["id"])) >= 2, 30, what="resumed reboot result")
+                last = reboot_lines(d, ev2["id"])[-1]
+                assert last["result"] == "success", last
+                assert last["detail"].startswith("already scheduled before a daemon restart: reboot at "), last
+                time.sleep(1)
+                assert [c[0] for c in logind.method_calls()] == ["ScheduleShutdown"], logind.method_calls()
+
+                # 3. Killed before the reboot step (exec still running): exactly one request after the restart.
+                logind.reset()
+                tb.inject(p_slow, "mem-link-down")
+                (ev3,) = d.wait_for_event(p_slow)
+                harness.wait_until(lambda: os.path.exists(marker), 30, what="the slow exec step")
+                d.stop(signal.SIGKILL)
+                assert reboot_lines(d, ev3["id"]) == [], reboot_lines(d, ev3["id"])
+                d.start()
+                harness.wait_until(lambda: [r for r in reboot_lines(d, ev3["id"]) if r["result"] != "pending"], 60,
+                                   what="reboot after the restart")
+                time.sleep(1)
+                assert logind.method_calls() == [("RebootWithFlags", [0])], logind.method_calls()
+                (call,) = logind.recorded_calls()
+                assert_call_saw_everything(call, d.state_dir, ev3["id"])
+                # Nothing of events 1 and 2 was asked again by the second restart.
+            except Exception:
+                print(d.output())
+                raise
+            finally:
+                d.stop()
+                d.cleanup()
+
+            # 4. Dry run: says what it would do, calls nothing.
             logind.reset()
-            open(logind.hold, "w").close()
-            t0 = time.time()
-            tb.inject(p_later, "mem-link-down")
-            (ev2,) = d.wait_for_event(p_later)
-            harness.wait_until(lambda: logind.recorded_calls(), 30, what="ScheduleShutdown call")
-            d.stop(signal.SIGKILL)
-            os.unlink(logind.hold)
-            (call,) = logind.recorded_calls()
-            assert call["method"] == "ScheduleShutdown" and call["args"][0] == "reboot", call
-            when = int(call["args"][1]) / 1e6
-            assert t0 + 600 - 5 <= when <= time.time() + 600 + 5, (t0, when)
-            assert_call_saw_everything(call, d.state_dir, ev2["id"])
-            assert [r["result"] for r in reboot_lines(d, ev2["id"])] == ["pending"], reboot_lines(d, ev2["id"])
+            dd = harness.Daemon(build, tb, dry_dir, "[daemon]\npoll-interval=50ms\ndry-run=yes\n\n"
+                                f"[policy \"now\"]\nmatch-port={p_dry}\naction=evidence reboot\n", name="dry",
+                                env=bus_env)
+            try:
+                dd.start()
+                tb.inject(p_dry, "mem-link-down")
+                (ev4,) = dd.wait_for_event(p_dry)
+                results = dd.wait_for_actions(ev4["id"], 2, timeout=30)
+                assert results[1]["action"] == "reboot" and results[1]["result"] == "skipped", results
+                assert results[1]["detail"].startswith("dry run: would reboot through logind RebootWithFlags(0)"), \
+                    results
+                time.sleep(1)
+                assert logind.method_calls() == [], logind.method_calls()
+                assert logind.recorded_calls() == []
+            except Exception:
+                print(dd.output())
+                raise
+            finally:
+                dd.stop()
+                dd.cleanup()
 
-            d.start()
-            harness.wait_until(lambda: len(reboot_lines(d, ev2["id"])) >= 2, 30, what="resumed reboot result")
-            last = reboot_lines(d, ev2["id"])[-1]
-            assert last["result"] == "success", last
-            assert last["detail"].startswith("already scheduled before a daemon restart: reboot at "), last
-            time.sleep(1)
-            assert [c[0] for c in logind.method_calls()] == ["ScheduleShutdown"], logind.method_calls()
-
-            # 3. Killed before the reboot step (exec still running): exactly one request after the restart.
+            # 5. Evidence failed: still one reboot request, and the result says the evidence is missing.
             logind.reset()
-            tb.inject(p_slow, "mem-link-down")
-            (ev3,) = d.wait_for_event(p_slow)
-            harness.wait_until(lambda: os.path.exists(marker), 30, what="the slow exec step")
-            d.stop(signal.SIGKILL)
-            assert reboot_lines(d, ev3["id"]) == [], reboot_lines(d, ev3["id"])
-            d.start()
-            harness.wait_until(lambda: [r for r in reboot_lines(d, ev3["id"]) if r["result"] != "pending"], 60,
-                               what="reboot after the restart")
-            time.sleep(1)
-            assert logind.method_calls() == [("RebootWithFlags", [0])], logind.method_calls()
-            (call,) = logind.recorded_calls()
-            assert_call_saw_everything(call, d.state_dir, ev3["id"])
-            # Nothing of events 1 and 2 was asked again by the second restart.
-        except Exception:
-            print(d.output())
-            raise
+            dn = harness.Daemon(build, tb, noev_dir, "[daemon]\npoll-interval=50ms\n\n"
+                                f"[policy \"now\"]\nmatch-port={p_noev}\naction=evidence reboot\n", name="noev",
+                                env=bus_env)
+            try:
+                dn.start()
+                tb.inject(p_noev, "mem-link-down")
+                (ev5,) = dn.wait_for_event(p_noev)
+                results = dn.wait_for_actions(ev5["id"], 3, timeout=30)
+                assert [(r["action"], r["result"]) for r in results] == \
+                    [("evidence", "failed"), ("reboot", "pending"), ("reboot", "success")], results
+                assert results[2]["detail"].startswith("reboot requested through logind RebootWithFlags; "
+                                                       "evidence failed ("), \
+                    results[2]
+                assert results[2]["detail"].endswith("), rebooting anyway"), results[2]
+                time.sleep(1)
+                assert logind.method_calls() == [("RebootWithFlags", [0])], logind.method_calls()
+                (call,) = logind.recorded_calls()
+                seen = call["seen"][dn.state_dir]
+                assert ev5["id"] in seen["events"] and ev5["id"] in seen["intents"], call
+            except Exception:
+                print(dn.output())
+                raise
+            finally:
+                dn.stop()
+                dn.cleanup()
         finally:
-            d.stop()
-            d.cleanup()
-
-        # 4. Dry run: says what it would do, calls nothing.
-        logind.reset()
-        dd = harness.Daemon(build, tb, dry_dir, "[daemon]\npoll-interval=50ms\ndry-run=yes\n\n"
-                            f"[policy \"now\"]\nmatch-port={p_dry}\naction=evidence reboot\n", name="dry",
-                            env=bus_env)
-        try:
-            dd.start()
-            tb.inject(p_dry, "mem-link-down")
-            (ev4,) = dd.wait_for_event(p_dry)
-            results = dd.wait_for_actions(ev4["id"], 2, timeout=30)
-            assert results[1]["action"] == "reboot" and results[1]["result"] == "skipped", results
-            assert results[1]["detail"].startswith("dry run: would reboot through logind RebootWithFlags(0)"), results
-            time.sleep(1)
-            assert logind.method_calls() == [], logind.method_calls()
-            assert logind.recorded_calls() == []
-        except Exception:
-            print(dd.output())
-            raise
-        finally:
-            dd.stop()
-            dd.cleanup()
+            # Also on failure: the mock and its bus must not outlive the test.
             logind.close()
     print("ok")
 
