@@ -35,7 +35,7 @@ static void bus_freep(struct bus **b)
                 bus_free(*b);
 }
 
-enum mode { MODE_DAEMON, MODE_LIST_PORTS, MODE_CHECK_CONFIG, MODE_BUS_INTROSPECT };
+enum mode { MODE_DAEMON, MODE_LIST_PORTS, MODE_CHECK_CONFIG, MODE_BUS_INTROSPECT, MODE_DRILL };
 
 static void help(void)
 {
@@ -54,8 +54,79 @@ static void help(void)
                "     --log-target TARGET     auto, journal or console\n"
                "     --log-level LEVEL       0-7 or debug/info/notice/warning/err\n"
                "     --bus-introspect DIR    Write the D-Bus interface XML into DIR and exit\n"
+               "     --drill PORT POLICY     Run POLICY's actions on PORT as a drill, print each result,\n"
+               "                             exit (0 only if every action succeeded)\n"
                "     --irq-source PORT=vfio:BDF|PORT=uio:BDF\n"
                "                             Also read PORT when BDF signals an interrupt (repeatable)\n");
+}
+
+static void drill_action_finished(struct manager *m, struct isolation_event *e, size_t index, void *userdata)
+{
+        if (e == *(struct isolation_event **)userdata && isolation_event_next_step(e) >= e->n_plan)
+                (void)sd_event_exit(m->event, 0);
+}
+
+/*
+ * --drill: one drill event of POLICY on PORT, its plan run to the end, one line per step:
+ * "ACTION RESULT DETAIL". Success only when every step succeeded: a drill is there to
+ * prove that the actions work on this machine, and a skipped step proves nothing.
+ */
+static int run_drill(struct manager *m, const char *bdf, const char *policy)
+{
+        struct isolation_event *e = NULL;
+        const struct manager_observer o = { .action_finished = drill_action_finished, .userdata = &e };
+        struct port *p = manager_find_port(m, bdf);
+        bool ok;
+        int k;
+
+        if (!p) {
+                log_error("No CXL root port %s was discovered (see --list-ports)", bdf);
+                return EXIT_FAILURE;
+        }
+        /*
+         * A drill reads no T&I register to decide anything and writes none, so a port without the
+         * capability (or that cannot be mapped) is fair game: its dax devices are what the actions act on.
+         */
+        if (!port_is_watchable(p))
+                log_notice("%s is not watchable (%s), drilling it anyway", bdf,
+                           port_reason_description(p->rp.reason) ?: "unknown reason");
+        /* This run exists for the drill: it must not go on polling and act on a real isolation meanwhile. */
+        (void)sd_event_source_set_enabled(m->poll_timer, SD_EVENT_OFF);
+
+        k = manager_add_observer(m, &o);
+        if (k < 0) {
+                log_error_errno(k, "Cannot follow the drill's actions: %m");
+                return EXIT_FAILURE;
+        }
+        k = manager_drill(m, p, policy, &e);
+        if (k == -ENOENT) {
+                log_error("No policy '%s' in the configuration", policy);
+                return EXIT_FAILURE;
+        }
+        if (k < 0) {
+                log_error_errno(k, "Drill of policy '%s' on %s failed: %m", policy, bdf);
+                return EXIT_FAILURE;
+        }
+        if (isolation_event_next_step(e) < e->n_plan) {
+                k = manager_run(m);
+                if (k < 0) {
+                        log_error_errno(k, "Event loop failed: %m");
+                        return EXIT_FAILURE;
+                }
+        }
+
+        printf("Drill event %s: policy '%s' on %s, %zu action(s)\n", e->id, policy, bdf, e->n_plan);
+        ok = e->n_plan > 0;
+        for (size_t i = 0; i < e->n_plan; i++) {
+                const struct action_result *r = &e->plan[i].result;
+
+                /* A step still pending here was cut short by SIGTERM/SIGINT. */
+                printf("%s %s %s\n", action_type_to_string(e->plan[i].type) ?: "unknown",
+                       action_outcome_to_string(r->outcome) ?: "unknown",
+                       r->detail ?: (r->error < 0 ? strerror(-r->error) : "-"));
+                ok = ok && r->outcome == ACTION_OUTCOME_SUCCESS;
+        }
+        return ok ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 static int parse_log_level(const char *s)
@@ -76,7 +147,7 @@ int main(int argc, char *argv[])
 {
         enum { ARG_VERSION = 0x100, ARG_LIST_PORTS, ARG_JSON, ARG_CHECK_CONFIG, ARG_CONFIG, ARG_CONFIG_DIR,
                ARG_STATE_DIR, ARG_POLL_INTERVAL, ARG_DRY_RUN, ARG_LOG_TARGET, ARG_LOG_LEVEL, ARG_IRQ_SOURCE,
-               ARG_BUS_INTROSPECT };
+               ARG_BUS_INTROSPECT, ARG_DRILL };
         static const struct option options[] = {
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -92,12 +163,13 @@ int main(int argc, char *argv[])
                 { "log-level", required_argument, NULL, ARG_LOG_LEVEL },
                 { "irq-source", required_argument, NULL, ARG_IRQ_SOURCE },
                 { "bus-introspect", required_argument, NULL, ARG_BUS_INTROSPECT },
+                { "drill", required_argument, NULL, ARG_DRILL },
                 {}
         };
         _cleanup_(metrics_export_freep) struct metrics_export *metrics = NULL;  /* declared before m: released after it */
         _cleanup_(manager_freep) struct manager *m = NULL;
         _cleanup_(bus_freep) struct bus *bus = NULL;    /* declared after m: released before it */
-        const char *introspect_dir = NULL;
+        const char *introspect_dir = NULL, *drill_port = NULL, *drill_policy = NULL;
         _cleanup_strv_free_ char **irq_sources = NULL;
         struct manager_options opts = {};
         enum log_target target = LOG_TARGET_AUTO;
@@ -163,6 +235,10 @@ int main(int argc, char *argv[])
                         mode = MODE_BUS_INTROSPECT;
                         introspect_dir = optarg;
                         break;
+                case ARG_DRILL:
+                        mode = MODE_DRILL;
+                        drill_port = optarg;
+                        break;
                 case ARG_IRQ_SOURCE:
                         if (strv_extend(&irq_sources, optarg) < 0) {
                                 log_oom();
@@ -173,6 +249,14 @@ int main(int argc, char *argv[])
                 default:
                         return EXIT_FAILURE;
                 }
+        /* The policy is --drill's second argument: getopt has moved it behind the options. */
+        if (mode == MODE_DRILL) {
+                if (optind >= argc) {
+                        fprintf(stderr, "--drill needs a port and a policy: --drill PORT POLICY\n");
+                        return EXIT_FAILURE;
+                }
+                drill_policy = argv[optind++];
+        }
         if (optind < argc) {
                 fprintf(stderr, "Unexpected argument: %s (see --help)\n", argv[optind]);
                 return EXIT_FAILURE;
@@ -232,6 +316,12 @@ int main(int argc, char *argv[])
         if (k < 0) {
                 log_error_errno(k, "Cannot set up the event loop: %m");
                 return EXIT_FAILURE;
+        }
+        if (mode == MODE_DRILL) {
+                /* No bus name and no metrics file: those belong to the service, which may be running. */
+                if (manager_startup(m) < 0)
+                        return EXIT_FAILURE;
+                return run_drill(m, drill_port, drill_policy);
         }
         /* Before startup, so the ports found at startup are in the first file. */
         k = metrics_export_new(m, &metrics);

@@ -122,7 +122,11 @@ int port_snapshot(struct port *p, uint32_t *ret_status, uint32_t *ret_control, u
         bool have_ras = false;
         int k;
 
-        if (!p->rp.win)
+        /*
+         * No T&I capability (a drill on a discovered but unwatchable port): offset 0 would read
+         * whatever sits at the start of the component block and record it as T&I status.
+         */
+        if (!p->rp.win || p->rp.ti_offset == 0)
                 return -ENODEV;
         if ((k = regwin_read32(p->rp.win, p->rp.ti_offset + CXL_TI_STATUS, &status)) < 0 ||
             (k = regwin_read32(p->rp.win, p->rp.ti_offset + CXL_TI_CONTROL, &control)) < 0 ||
