@@ -11,13 +11,15 @@
   (on-unsafe=disarm), and only warns on a port configured on-unsafe=alert;
 - a refused port becomes armed once what was unsafe below it is gone (blocks offline, back to devdax);
 - after a restart every decision is taken again from what is there: a port left armed and unsafe
-  (on-unsafe=alert) is alerted on, not disarmed; one the daemon disarmed stays refused.
+  (on-unsafe=alert) is alerted on, not disarmed; one the daemon disarmed stays refused;
+- a reload that lifts arm=never arms that port.
 (The simulator removes a dax range's memory blocks when it leaves kmem, as the kernel does, so an
 online block is reached here only through kmem; the memory-online reason is covered by the gate's
 unit tests.)
 """
 
 import os
+import signal
 import sys
 import time
 
@@ -187,6 +189,16 @@ def main():
             assert control(tb, p2) & CTL_MEM_ISOLATION_ENABLE
             (e,) = harness.wait_until(lambda: decisions(d, p4), what=f"decision for {p4} after restart")
             assert e["CXL_ISOLD_GATE_REASON"] == "ok" and e["CXL_ISOLD_ARMED"] == "1", e
+
+            # --- reload: arm=never lifted for p3 -> the gate decides again, and arms it ---
+            assert not control(tb, p3) & CTL_MEM_ISOLATION_ENABLE
+            d.write_config(config.replace(f"[port \"{p3}\"]\narm=never\n\n", ""))
+            d.send_signal(signal.SIGHUP)
+            harness.wait_until(lambda: control(tb, p3) & CTL_MEM_ISOLATION_ENABLE, timeout=5,
+                               what=f"{p3} armed after the reload")
+            e = decisions(d, p3)[-1]
+            assert e["CXL_ISOLD_GATE_REASON"] == "ok" and e["CXL_ISOLD_ARMED"] == "1", e
+            assert len(decisions(d, p3)) == 2, decisions(d, p3)
 
             # A port the daemon armed detects isolation end to end.
             tb.inject(p4, "mem-link-down")
