@@ -15,6 +15,7 @@
  * "reboot", which checks for it.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -38,6 +39,19 @@
 #define KMSG_PATH "/dev/kmsg"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct port_topology *, port_topology_done);
+
+/* asprintf() leaves the pointer undefined on failure: NULL instead, so _cleanup_free_ stays safe. */
+static void set_note(char **ret, const char *format, ...) __attribute__((format(printf, 2, 3)));
+static void set_note(char **ret, const char *format, ...)
+{
+        va_list ap;
+
+        va_start(ap, format);
+        if (vasprintf(ret, format, ap) < 0)
+                *ret = NULL;
+        va_end(ap);
+}
+
 
 struct bundle {
         int dirfd;
@@ -185,7 +199,7 @@ static void collect_registers(struct action_run *run, FILE *f, char **ret_note, 
                 k = -ENODEV;
         if (k < 0) {
                 fprintf(f, "\n# re-read at evidence time: window does not answer (%s)\n", strerror(-k));
-                (void)asprintf(ret_note, "window does not answer (%s), event-time snapshot only", strerror(-k));
+                set_note(ret_note, "window does not answer (%s), event-time snapshot only", strerror(-k));
                 *ret_partial = true;
                 return;
         }
@@ -211,7 +225,7 @@ static void collect_topology(struct action_run *run, FILE *f, char **ret_note, b
         k = port_topology_read(p->rp.sysfs_path, &topo);
         if (k < 0) {
                 fprintf(f, "cannot read: %s\n", strerror(-k));
-                (void)asprintf(ret_note, "unreadable: %s", strerror(-k));
+                set_note(ret_note, "unreadable: %s", strerror(-k));
                 *ret_partial = true;
                 return;
         }
@@ -270,8 +284,12 @@ static void evidence_work(struct action_run *run, pid_t daemon_pid, struct worke
         struct timespec ts;
         int k;
 
-        if (asprintf(&top, "%s/" EVIDENCE_DIR, run->manager->state_dir) < 0 ||
-            asprintf(&tmp, "%s/.%s.XXXXXX", top, e->id) < 0 || asprintf(&final, "%s/%s", top, e->id) < 0) {
+        set_note(&top, "%s/" EVIDENCE_DIR, run->manager->state_dir);
+        if (top) {
+                set_note(&tmp, "%s/.%s.XXXXXX", top, e->id);
+                set_note(&final, "%s/%s", top, e->id);
+        }
+        if (!top || !tmp || !final) {
                 r->error = -ENOMEM;
                 return;
         }
@@ -338,9 +356,8 @@ static void evidence_work(struct action_run *run, pid_t daemon_pid, struct worke
                         return;
                 }
                 free(final);
-                final = NULL;
-                if (asprintf(&final, "%s/%s.%llu", top, e->id, (unsigned long long)ts.tv_sec) < 0 ||
-                    rename(tmp, final) < 0) {
+                set_note(&final, "%s/%s.%llu", top, e->id, (unsigned long long)ts.tv_sec);
+                if (!final || rename(tmp, final) < 0) {
                         r->error = final ? -errno : -ENOMEM;
                         worker_detail_item(r, "cannot move the bundle into place: %s", strerror(-r->error));
                         return;

@@ -180,8 +180,10 @@ static int request_reboot(struct action_run *run)
         int k;
 
         if (asprintf(&detail, INTENT_PREFIX "boot=%s method=%s at=%" PRIu64, m->boot_id, st->method,
-                     st->scheduled ? st->when_usec : now_realtime_usec()) < 0)
+                     st->scheduled ? st->when_usec : now_realtime_usec()) < 0) {
+                detail = NULL;  /* undefined after a failed asprintf() */
                 return -ENOMEM;
+        }
         action_result_done(pr);
         *pr = (struct action_result) {
                 .outcome = ACTION_OUTCOME_PENDING,
@@ -334,12 +336,11 @@ static int reboot_start(struct action_run *run)
         for (size_t i = 0; i < run->index; i++)
                 if (run->event->plan[i].type == ACTION_REBOOT &&
                     run->event->plan[i].result.outcome == ACTION_OUTCOME_SUCCESS) {
-                        char *what = NULL;
+                        _cleanup_free_ char *what = NULL;
                         if (asprintf(&what, "already requested for this event by policy '%s'",
                                      run->event->plan[i].policy) < 0)
                                 what = NULL;
                         reboot_finish(run, ACTION_OUTCOME_SKIPPED, 0, what ?: "already requested for this event");
-                        free(what);
                         return 0;
                 }
 

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,6 +12,21 @@
 
 #include "cleanup.h"
 #include "kernel-log.h"
+
+/* sd_journal_closep() comes with sd-journal.h. */
+
+/* asprintf() leaves the pointer undefined on failure; a note is optional, so NULL then. */
+static void set_note(char **ret, const char *format, ...) __attribute__((format(printf, 2, 3)));
+static void set_note(char **ret, const char *format, ...)
+{
+        va_list ap;
+
+        va_start(ap, format);
+        if (vasprintf(ret, format, ap) < 0)
+                *ret = NULL;
+        va_end(ap);
+}
+
 
 /* The newest records within KMSG_RECORDS_MAX and KMSG_BYTES_MAX: the moments around the event matter most. */
 struct line_ring {
@@ -108,7 +124,7 @@ static int read_kmsg(const char *kmsg_path, uint64_t event_monotonic_usec, struc
 static int read_journal(uint64_t event_realtime_usec, const char *boot_id, struct line_ring *ring)
 {
         uint64_t since = event_realtime_usec > KMSG_BEFORE_USEC ? event_realtime_usec - KMSG_BEFORE_USEC : 0;
-        sd_journal *j = NULL;
+        _cleanup_(sd_journal_closep) sd_journal *j = NULL;
         char match[64];
         int k;
 
@@ -119,12 +135,12 @@ static int read_journal(uint64_t event_realtime_usec, const char *boot_id, struc
         if ((k = sd_journal_add_match(j, "_TRANSPORT=kernel", 0)) < 0 ||
             (boot_id[0] && (k = sd_journal_add_match(j, match, 0)) < 0) ||
             (k = sd_journal_seek_realtime_usec(j, since)) < 0)
-                goto out;
+                return k;
         while ((k = sd_journal_next(j)) > 0) {
+                _cleanup_free_ char *line = NULL;
                 const void *data;
                 size_t len;
                 uint64_t t;
-                char *line = NULL;
                 int n;
 
                 if (sd_journal_get_data(j, "MESSAGE", &data, &len) < 0 || len < STRLEN("MESSAGE="))
@@ -134,16 +150,13 @@ static int read_journal(uint64_t event_realtime_usec, const char *boot_id, struc
                 n = asprintf(&line, "%" PRIu64 " %.*s\n", t, (int)(len - STRLEN("MESSAGE=")),
                              (const char *)data + STRLEN("MESSAGE="));
                 if (n < 0) {
-                        k = -ENOMEM;
-                        goto out;
+                        line = NULL;    /* asprintf leaves it undefined on failure */
+                        return -ENOMEM;
                 }
                 k = line_ring_push(ring, line, (size_t)n);
-                free(line);
                 if (k < 0)
-                        goto out;
+                        return k;
         }
-out:
-        sd_journal_close(j);
         return k < 0 ? k : 0;
 }
 
@@ -165,7 +178,7 @@ void kernel_log_collect(const char *kmsg_path, uint64_t event_monotonic_usec, ui
                         (unsigned long long)(event_monotonic_usec > KMSG_BEFORE_USEC ?
                                              event_monotonic_usec - KMSG_BEFORE_USEC : 0),
                         (unsigned long long)event_monotonic_usec, ring->count);
-                (void)asprintf(ret_note, "%s, %zu records, %zu older dropped by the bound, %zu lost to the ring",
+                set_note(ret_note, "%s, %zu records, %zu older dropped by the bound, %zu lost to the ring",
                                kmsg_path, ring->count, ring->dropped, lost);
                 line_ring_flush(ring, f);
                 return;
@@ -182,7 +195,7 @@ void kernel_log_collect(const char *kmsg_path, uint64_t event_monotonic_usec, ui
         kj = read_journal(event_realtime_usec, boot_id, ring);
         if (kj < 0) {
                 fprintf(f, "# %s unavailable (%s), journal unavailable (%s)\n", kmsg_path, strerror(-k), strerror(-kj));
-                (void)asprintf(ret_note, "%s unavailable (%s), journal unavailable (%s)", kmsg_path, strerror(-k),
+                set_note(ret_note, "%s unavailable (%s), journal unavailable (%s)", kmsg_path, strerror(-k),
                                strerror(-kj));
                 *ret_partial = true;
                 return;
@@ -192,7 +205,7 @@ void kernel_log_collect(const char *kmsg_path, uint64_t event_monotonic_usec, ui
                 (unsigned long long)(event_realtime_usec > KMSG_BEFORE_USEC ?
                                      event_realtime_usec - KMSG_BEFORE_USEC : 0),
                 (unsigned long long)event_realtime_usec, ring->count);
-        (void)asprintf(ret_note, "from the journal (%s: %s), %zu records, %zu older dropped by the bound", kmsg_path,
+        set_note(ret_note, "from the journal (%s: %s), %zu records, %zu older dropped by the bound", kmsg_path,
                        strerror(-k), ring->count, ring->dropped);
         line_ring_flush(ring, f);
 }
