@@ -11,6 +11,7 @@ exactly what happened: per device disabled (link gone), failed (busy), skipped
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -63,6 +64,15 @@ def main():
             assert r["result"] == "success", r
             assert r["detail"] == "dax0.0: disabled", r
             assert not os.path.lexists(dax0_link), "driver link still there after a reported success"
+
+            # A second isolation of the same port: the device is already disabled, which counts as done.
+            tb.clear(p_devdax)
+            time.sleep(0.5)     # ten polls: the daemon sees the port watching again
+            tb.arm(p_devdax)
+            tb.inject(p_devdax, "mem-link-down")
+            evs = d.wait_for_event(p_devdax, count=2)
+            r = result_for(d, evs[1]["id"], "offline-devdax")
+            assert r["result"] == "success" and r["detail"] == "dax0.0: already disabled", r
 
             # 2. A busy device: the unbind fails with EBUSY, reported failed, never success.
             tb.inject(p_busy, "mem-link-down")
