@@ -5,10 +5,15 @@
  *
  *   guest-cxl ports                  one PORT line per root port, CAP lines
  *   guest-cxl topology <bdf>         MEMDEV/REGION/DAX lines below the port
- *   guest-cxl hold <dev> <seconds>   keep a devdax device mapped (a user of it)
+ *   guest-cxl hold <dev> <seconds>   keep a devdax device mapped (a user of it); on
+ *                                    SIGUSR1 read the mapping again: TOUCH value=... or
+ *                                    TOUCH SIGBUS once the kernel revoked it
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <time.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -85,10 +90,24 @@ static int cmd_topology(const char *bdf)
 }
 
 /* CXL.mem traffic through devdax: a shared mapping of one 2 MiB page (the device's alignment). */
+static volatile sig_atomic_t touch_requested;
+static sigjmp_buf touch_fault;
+
+static void on_usr1(int sig)
+{
+        touch_requested = 1;
+}
+
+static void on_bus(int sig)
+{
+        siglongjmp(touch_fault, 1);
+}
+
 static int cmd_hold(const char *dev, unsigned seconds)
 {
         const size_t len = 2u << 20;
         volatile uint8_t *p;
+        time_t end;
         int fd;
 
         fd = open(dev, O_RDWR | O_CLOEXEC);
@@ -102,9 +121,24 @@ static int cmd_hold(const char *dev, unsigned seconds)
                 return 1;
         }
         p[0] = 0x5a;
+        /* Handlers before the HOLD line: whoever waits for it may signal at once. */
+        signal(SIGUSR1, on_usr1);
+        signal(SIGBUS, on_bus);
         printf("HOLD %s mapped pid=%d value=0x%02x\n", dev, (int)getpid(), p[0]);
         fflush(stdout);
-        sleep(seconds);
+        end = time(NULL) + seconds;
+        while (time(NULL) < end) {
+                sleep(1);       /* cut short by SIGUSR1 */
+                if (!touch_requested)
+                        continue;
+                touch_requested = 0;
+                /* A revoked devdax mapping faults with SIGBUS on the next access. */
+                if (sigsetjmp(touch_fault, 1) == 0)
+                        printf("TOUCH %s value=0x%02x\n", dev, p[0]);
+                else
+                        printf("TOUCH %s SIGBUS\n", dev);
+                fflush(stdout);
+        }
         return 0;
 }
 

@@ -118,8 +118,78 @@ held_topology() {
         return $rc
 }
 section topology-held held_topology
-section dax-disable daxctl disable-device dax0.0
+
+# The daemon's own offline-devdax action takes dax0.0 out of use. QEMU's root port
+# has no T&I capability, so no isolation can be injected: cxl-isold --drill runs the
+# policy on a synthetic event instead, through the same plan, worker and record.
+dax_driver() {
+        if [ -e /sys/bus/dax/devices/dax0.0/driver ]; then
+                basename "$(readlink /sys/bus/dax/devices/dax0.0/driver)"
+        else
+                echo none
+        fi
+}
+printf '[policy "offline"]\naction = offline-devdax\n' > /tmp/drill.conf
+# drill STATE_DIR: the one-shot drill, then its exit status, dax0.0's driver and the record.
+drill() {
+        mkdir -p "$1"
+        cxl-isold --config /tmp/drill.conf --state-dir "$1" --log-target console --drill "$RP" offline
+        rc=$?
+        echo "DRILL rc=$rc"
+        echo "AFTER dax0.0 driver=$(dax_driver)"
+        echo "RECORD BEGIN"
+        cat "$1/events.jsonl"
+        echo "RECORD END"
+        return $rc
+}
+# Negative: the kernel refuses the writes (sysfs read-only), so the action must say
+# failed, the drill exit 1, and dax0.0 stay bound.
+drill_refused() {
+        mount -o remount,ro /sys || { echo "cannot remount /sys read-only"; return 2; }
+        drill /tmp/s-refused
+        rc=$?
+        mount -o remount,rw /sys || { echo "cannot remount /sys read-write"; return 2; }
+        [ "$rc" -eq 1 ] && [ "$(dax_driver)" = device_dax ]
+}
+# touch HOLDER N: ask the holder to read its mapping (SIGUSR1), wait for its Nth TOUCH line.
+touch_mapping() {
+        kill -USR1 "$1"
+        n=100
+        while [ "$n" -gt 0 ] && [ "$(grep -c "^TOUCH" /tmp/hold.log)" -lt "$2" ]; do
+                sleep 0.1
+                n=$((n - 1))
+        done
+}
+# In use: a process maps dax0.0 during the drill. Whatever the kernel does with the
+# unbind is reported; the host asserts what 6.12 does. The holder reads its mapping
+# before the drill and after it, and says each time whether it still can.
+drill_held() {
+        daxctl enable-device dax0.0 || return 2
+        guest-cxl hold /dev/dax0.0 60 > /tmp/hold.log 2>&1 &
+        holder=$!
+        n=200
+        while [ "$n" -gt 0 ] && ! grep -q "^HOLD" /tmp/hold.log; do
+                sleep 0.1
+                n=$((n - 1))
+        done
+        echo "HOLDER maps=$(grep -c dax0.0 /proc/$holder/maps)"
+        touch_mapping $holder 1
+        drill /tmp/s-held
+        rc=$?
+        touch_mapping $holder 2
+        kill $holder
+        wait $holder
+        cat /tmp/hold.log
+        return $rc
+}
+if [ -x /usr/bin/cxl-isold ]; then
+        section drill-refused drill_refused
+        section drill drill /tmp/s
+else
+        section dax-disable daxctl disable-device dax0.0
+fi
 section topology-after guest-cxl topology "$RP"
+[ -x /usr/bin/cxl-isold ] && section drill-held drill_held
 
 # (c) VFIO: edu bound to vfio-pci, MSI vector 0 and INTx into an eventfd;
 # ivshmem-doorbell, MSI-X vector 3 of 4 (a message number other than 0).
