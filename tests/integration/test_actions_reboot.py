@@ -14,6 +14,8 @@ ScheduledShutdown). Scenarios:
      while logind holds the call, restarted, and asks nothing a second time;
   3. killed before the reboot step (an exec step still running): the restarted
      daemon finishes the plan and requests exactly one reboot;
+  3b. an intent recorded in another boot (the reboot happened, the port is still
+     isolated after it): the restarted daemon does not reboot again;
   4. dry run: no call at all;
   5. evidence failed: the reboot is still requested, once, and the result says so."""
 
@@ -173,9 +175,9 @@ def main():
 
     with harness.Workdir() as work:
         # All devdax: the daemon's arming gate would disarm a system-ram port (kmem cannot be fenced).
-        tb = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=5,
-                                port_opts=[f"{i}:mem=devdax" for i in range(5)])
-        p_now, p_later, p_slow, p_dry, p_noev = tb.ports
+        tb = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=6,
+                                port_opts=[f"{i}:mem=devdax" for i in range(6)])
+        p_now, p_later, p_slow, p_dry, p_noev, p_boot = tb.ports
         for bdf in tb.ports:
             tb.arm(bdf)
 
@@ -205,7 +207,9 @@ def main():
                       f"[policy \"later\"]\nmatch-port={p_later}\naction=evidence reboot\nreboot-delay=10min\n"
                       "timeout=30s\n\n"
                       f"[policy \"slow\"]\nmatch-port={p_slow}\naction=evidence exec reboot\nexec={slow}\n"
-                      "timeout=90s\n")
+                      "timeout=90s\n\n"
+                      f"[policy \"otherboot\"]\nmatch-port={p_boot}\naction=evidence reboot\nreboot-delay=10min\n"
+                      "timeout=30s\n")
             d = harness.Daemon(build, tb, main_dir, config, env=bus_env)
             try:
                 d.start()
@@ -269,6 +273,38 @@ def main():
                 (call,) = logind.recorded_calls()
                 assert_call_saw_everything(call, d.state_dir, ev3["id"])
                 # Nothing of events 1 and 2 was asked again by the second restart.
+
+                # 3b. The intent says another boot: that reboot happened; never loop on a port that stays
+                # isolated across it. (logind's state is reset, so only the boot id can stop a second call.)
+                logind.reset()
+                open(logind.hold, "w").close()
+                tb.inject(p_boot, "mem-link-down")
+                (ev3b,) = d.wait_for_event(p_boot)
+                harness.wait_until(lambda: logind.recorded_calls(), 30, what="ScheduleShutdown call")
+                d.stop(signal.SIGKILL)
+                os.unlink(logind.hold)
+                record = os.path.join(d.state_dir, "events.jsonl")
+                with open(record) as f:
+                    lines = f.read().splitlines(keepends=True)
+                n_edited = 0
+                for i, line in enumerate(lines):
+                    r = json.loads(line)
+                    if r.get("event_id") == ev3b["id"] and r.get("result") == "pending":
+                        lines[i] = line.replace(f"boot={ev3b['boot_id']}", "boot=" + "0" * 32)
+                        n_edited += lines[i] != line
+                assert n_edited == 1, lines
+                with open(record, "w") as f:
+                    f.writelines(lines)
+                logind.reset()
+                d.start()
+                harness.wait_until(lambda: [r for r in reboot_lines(d, ev3b["id"]) if r["result"] != "pending"], 30,
+                                   what="resumed reboot result")
+                last = reboot_lines(d, ev3b["id"])[-1]
+                assert last["result"] == "success", last
+                assert last["detail"].startswith("rebooted since the request (intent recorded in another boot); "
+                                                 "not requesting again"), last
+                time.sleep(1)
+                assert logind.method_calls() == [], logind.method_calls()
             except Exception:
                 print(d.output())
                 raise
