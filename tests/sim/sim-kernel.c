@@ -17,7 +17,6 @@
 
 #define MEMORY_DIR      "/sys/devices/system/memory"
 #define DAX_DRIVERS     "/sys/bus/dax/drivers"
-#define MAX_WATCHES     1024
 
 static const char *const dax_drivers[] = { "device_dax", "kmem" };
 
@@ -30,8 +29,8 @@ struct kernel {
         const char *root;
         const struct sim_kernel_options *o;
         int fd;
-        size_t n;
-        struct watch w[MAX_WATCHES];
+        size_t n, allocated;
+        struct watch *w;        /* one per memory block: 8 + 4 per kmem dax device, up to 4096 of those */
 };
 
 static int block_state_uevent(const char *root, uint64_t index, bool added)
@@ -90,8 +89,14 @@ static int watch_dir(struct kernel *k, const char *path)
         for (size_t i = 0; i < k->n; i++)
                 if (k->w[i].wd == wd)
                         return 0;
-        if (k->n == MAX_WATCHES)
-                return -E2BIG;
+        if (k->n == k->allocated) {
+                size_t more = k->allocated ? 2 * k->allocated : 64;
+                struct watch *w = reallocarray(k->w, more, sizeof(*w));
+                if (!w)
+                        return -ENOMEM;
+                k->w = w;
+                k->allocated = more;
+        }
         k->w[k->n].wd = wd;
         snprintf(k->w[k->n].path, sizeof(k->w[k->n].path), "%s", path);
         k->n++;
@@ -129,13 +134,16 @@ static int watch_all(struct kernel *k)
 /* First whitespace-separated word of a control file, and the file emptied again. */
 static int take_word(struct kernel *k, const char *path, char *buf, size_t len)
 {
-        char text[128];
+        char text[128], word[64];
         int r = sim_read_text(k->root, path, text, sizeof(text));
 
         if (r < 0)
                 return r;
-        if (sscanf(text, "%63s", buf) != 1 || strlen(buf) >= len)
+        /* Scan into our own buffer: the caller's may be shorter than the 63 bytes %63s may write. */
+        if (sscanf(text, "%63s", word) != 1 || strlen(word) >= len)
                 buf[0] = '\0';
+        else
+                memcpy(buf, word, strlen(word) + 1);
         return 0;
 }
 
@@ -233,9 +241,16 @@ static int handle_state(struct kernel *k, const char *dir, const char *name)
         return r < 0 ? r : 1;
 }
 
+static void kernel_free(struct kernel *k)
+{
+        free(k->w);
+        free(k);
+}
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct kernel *, kernel_free);
+
 int sim_kernel_run(const char *root, const struct sim_kernel_options *o)
 {
-        _cleanup_free_ struct kernel *k = calloc(1, sizeof(*k));
+        _cleanup_(kernel_freep) struct kernel *k = calloc(1, sizeof(*k));
         _cleanup_close_ int fd = -1;
         unsigned handled = 0;
         int r;
