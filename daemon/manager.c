@@ -183,9 +183,17 @@ static void record_failed(struct manager *m, const struct isolation_event *e, in
                  strerror(abs(error)));
 }
 
+/* The record, opened again if it could not be at start (say, the state directory's file system came back rw). */
+static struct record *manager_record(struct manager *m)
+{
+        if (!m->record && record_open(m->state_dir, &m->record) >= 0)
+                log_notice("Event record %s/%s is writable again", m->state_dir, RECORD_FILE_NAME);
+        return m->record;
+}
+
 static void manager_record_event(struct manager *m, const struct isolation_event *e)
 {
-        int k = m->record ? record_append_event(m->record, e) : -EROFS;
+        int k = manager_record(m) ? record_append_event(m->record, e) : -EROFS;
 
         if (k < 0)
                 record_failed(m, e, k, "the event");
@@ -193,7 +201,7 @@ static void manager_record_event(struct manager *m, const struct isolation_event
 
 static void manager_record_action(struct manager *m, const struct isolation_event *e, size_t index)
 {
-        int k = m->record ? record_append_action(m->record, e, index) : -EROFS;
+        int k = manager_record(m) ? record_append_action(m->record, e, index) : -EROFS;
 
         if (k < 0)
                 record_failed(m, e, k, "an action result");
@@ -590,7 +598,7 @@ int manager_acknowledge(struct manager *m, const char *event_id, const char *by)
                 return -ENOENT;
         if (e->acknowledged)
                 return -EALREADY;
-        k = m->record ? record_append_ack(m->record, e->id, now_usec(CLOCK_REALTIME), by) : -EROFS;
+        k = manager_record(m) ? record_append_ack(m->record, e->id, now_usec(CLOCK_REALTIME), by) : -EROFS;
         if (k < 0)
                 return log_error_errno(k, "Cannot record the acknowledgement of event %s: %m", e->id);
         e->acknowledged = true;

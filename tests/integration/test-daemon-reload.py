@@ -99,6 +99,16 @@ def main():
                                       else None, what="the script to run despite the record failure")
             assert len(runs) == 1 and runs[0]["CXL_ISOLD_PORT"] == tb.ports[2]
             assert d2.proc.poll() is None
+
+            # The state directory is fixed: the next event is recorded again.
+            os.rmdir(os.path.join(d2.state_dir, "events.jsonl"))
+            tb.clear(tb.ports[0])
+            harness.wait_until(lambda: any(m.startswith(f"{tb.ports[0]}: isolation cleared")
+                                           for m in d2.journal.messages()), what="the clear")
+            tb.inject(tb.ports[0], "mem-link-down")
+            (recorded,) = d2.wait_for_event(tb.ports[0])
+            d2.wait_for_actions(recorded["id"], 1)
+            assert any("is writable again" in m for m in d2.journal.messages())
             assert d2.stop() == 0
         except BaseException:
             print(d2.output(), file=sys.stderr)
