@@ -48,8 +48,8 @@ static void log_decision(const struct port *p, int level, const char *message_id
         (void)strv_extendf(&f, "CXL_ISOLD_CONTROL=0x%08" PRIx32, p->control);
         if (reaction)
                 (void)strv_extendf(&f, "CXL_ISOLD_UNSAFE_REACTION=%s", reaction);
-        log_struct_fields(level, 0, message_id, (const char *const *)f, strv_length(f), "%s: %s: %s, control 0x%08" PRIx32,
-                          p->rp.bdf, format_prefix, text, p->control);
+        log_struct_fields(level, 0, message_id, (const char *const *)f, strv_length(f),
+                          "%s: %s: %s, control 0x%08" PRIx32, p->rp.bdf, format_prefix, text, p->control);
 }
 
 /* Remember d as p's decision; log it only when it differs from the last one. */
@@ -76,9 +76,11 @@ static void build_request(struct manager *m, const struct port *p, const struct 
         if (cap->interrupt && sources_serve_interrupt(m, p))
                 req->interrupt = true;
         if (cp && cp->timeout_value >= 0) {
-                if (cap->mem_timeout && cxl_ti_timeout_value_supported(cap->mem_timeout_ranges, (uint8_t)cp->timeout_value)) {
+                uint8_t value = (uint8_t)cp->timeout_value;
+
+                if (cap->mem_timeout && cxl_ti_timeout_value_supported(cap->mem_timeout_ranges, value)) {
                         req->mem_timeout = true;
-                        req->mem_timeout_value = (uint8_t)cp->timeout_value;
+                        req->mem_timeout_value = value;
                 } else
                         log_warning("%s: timeout=0x%x is not supported by capability 0x%08" PRIx32
                                     " (ranges 0x%x), arming without the CXL.mem timeout",
@@ -86,7 +88,8 @@ static void build_request(struct manager *m, const struct port *p, const struct 
         }
 }
 
-static int react_unsafe(struct manager *m, struct port *p, const struct config_port *cp, const struct arming_decision *d)
+static int react_unsafe(struct manager *m, struct port *p, const struct config_port *cp,
+                        const struct arming_decision *d)
 {
         enum unsafe_reaction reaction = cp ? cp->on_unsafe : UNSAFE_DISARM;
         int k;

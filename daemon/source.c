@@ -165,8 +165,8 @@ static void port_take_rediscovered(struct manager *m, struct port *p, struct cxl
         p->armed = false;
         p->gate_decided = false;
         p->state = p->rp.reason == PORT_WATCHABLE && p->rp.win ? PORT_STATE_WATCHING : PORT_STATE_NOT_WATCHABLE;
-        if (p->state == PORT_STATE_WATCHING && regwin_read32(p->rp.win, p->rp.ti_offset + CXL_TI_CONTROL, &control) >= 0 &&
-            control != REG_ALL_ONES) {
+        if (p->state == PORT_STATE_WATCHING &&
+            regwin_read32(p->rp.win, p->rp.ti_offset + CXL_TI_CONTROL, &control) >= 0 && control != REG_ALL_ONES) {
                 p->control = control;
                 p->armed = (control & CXL_TI_CTL_MEM_ISOLATION_ENABLE) != 0;
         }
@@ -316,8 +316,8 @@ static void settle_soon(struct sources *s)
         struct manager *m = s->manager;
 
         if (!s->settle_timer) {
-                if (sd_event_add_time(m->event, &s->settle_timer, CLOCK_MONOTONIC, now_monotonic(m->event) + SETTLE_USEC,
-                                      0, on_settle, s) < 0) {
+                if (sd_event_add_time(m->event, &s->settle_timer, CLOCK_MONOTONIC,
+                                      now_monotonic(m->event) + SETTLE_USEC, 0, on_settle, s) < 0) {
                         /* No timer: do it now rather than not at all. */
                         on_settle(NULL, 0, s);
                         return;

@@ -44,7 +44,7 @@ struct source {
 
 /* What every source says: read p's status now. why is for the debug log. */
 void source_read_port(struct manager *m, struct port *p, const char *why);
-/* A port may have appeared or come back: rediscover p (after backoff when it keeps failing), or look for new ports (p NULL). */
+/* A port may be back: rediscover p (with backoff while it keeps failing); p NULL: look for new ports. */
 void source_rediscover(struct manager *m, struct port *p, const char *why);
 /* Something below p (NULL: below any port) changed driver or state: the arming gate looks again. */
 void source_topology_changed(struct manager *m, struct port *p, const char *why);
