@@ -5,6 +5,13 @@
  *   poll timer -> port_poll() -> event -> record -> journal -> policies -> actions.
  * Other parts (D-Bus, metrics) learn about changes through observers, so the
  * core never depends on them.
+ *
+ * Once and only once: an isolation is one event. A port still (or again)
+ * isolated the same way is not a new event when the daemon restarts (the
+ * record's last event for the port is adopted, and its unfinished actions
+ * resume, within the same boot only) or when the port vanished and came
+ * back. A new event needs the isolation to clear first. The daemon never
+ * clears isolation by itself.
  */
 #pragma once
 
