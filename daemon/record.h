@@ -3,9 +3,19 @@
  * The durable event record: <statedir>/events.jsonl, one JSON object per
  * line, append-only, each line fsync'ed with its directory before anyone is
  * told about it. Line types:
- *   {"type":"event", ...}    an isolation event with its plan (isolation-event.h)
- *   {"type":"action", "event_id", "index", "policy", "action", "result", ...}
+ *   {"type":"event", "id", "port", "host_bridge", "kind" (mem-link-down ...),
+ *    "status"/"control"/"capability" ("0x%08x") with "*_decoded" objects,
+ *    "ras" (null, or ue/ce status, mask, severity, cap_control,
+ *    first_error(_pointer), "header_log": 16 x "0x%08x"), "realtime_usec",
+ *    "monotonic_usec", "boot_id", "drill", "dax_devices": [...],
+ *    "plan": [{"policy", "action"}, ...]}
+ *   {"type":"action", "event_id", "port", "index" (into plan), "policy",
+ *    "action", "result" (success failed timed-out skipped), "error" (-errno),
+ *    "error_message", "exit_status", "signal", "started_usec",
+ *    "finished_usec", "detail"}
  *   {"type":"ack", "event_id", "realtime_usec", "by"}
+ * A plan step without an action line is unfinished; a restart in the same
+ * boot resumes it while the port stays isolated.
  * Reading tolerates damage (a torn last line after a crash, a garbled line):
  * such lines are skipped and counted, never fatal.
  */
