@@ -44,7 +44,8 @@ static void usage(FILE *f)
         fputs("Usage: cxl-isol-sim COMMAND [OPTIONS]\n"
               "\n"
               "Testbed (a directory; found by --testbed DIR, else $CXL_ISOL_SIM_TESTBED, else $UMOCKDEV_DIR):\n"
-              "  create --dir DIR [--ports N] [--port-opt I:OPT[,OPT...]]...\n"
+              "  create --dir DIR [--ports N] [--dax-per-port K] [--port-opt I:OPT[,OPT...]]...\n"
+              "         N <= 256 (16 per PCI domain), K <= 4 regions with a dax device each per port\n"
               "         OPT: no-ti no-mem-isolation no-interrupt msgnum=0|1 config-64 no-resource bir1\n"
               "              offset=HEX mem=devdax|system-ram|none\n"
               "  run [--testbed DIR] [--kernel] -- CMD [ARGS...]\n"
@@ -153,11 +154,12 @@ static int cmd_create(int argc, char **argv)
                 { "dir", required_argument, NULL, 'd' },
                 { "ports", required_argument, NULL, 'n' },
                 { "port-opt", required_argument, NULL, 'o' },
+                { "dax-per-port", required_argument, NULL, 'k' },
                 {}
         };
         const char *dir = NULL;
-        unsigned n = 4;
-        char *port_opts[64];
+        unsigned n = 4, k = 1;
+        char *port_opts[SIM_MAX_PORTS * 2];
         unsigned n_opts = 0;
         struct sim_host_spec spec;
         int c, r;
@@ -170,6 +172,9 @@ static int cmd_create(int argc, char **argv)
                 case 'n':
                         n = (unsigned)strtoul(optarg, NULL, 10);
                         break;
+                case 'k':
+                        k = (unsigned)strtoul(optarg, NULL, 10);
+                        break;
                 case 'o':
                         if (n_opts == ELEMENTSOF(port_opts))
                                 return fail(-E2BIG, "--port-opt");
@@ -181,11 +186,13 @@ static int cmd_create(int argc, char **argv)
         }
         if (!dir)
                 dir = arg_testbed;
-        if (!dir || n == 0 || n > SIM_MAX_PORTS) {
-                fprintf(stderr, "cxl-isol-sim create: need --dir DIR and 1..%u --ports\n", SIM_MAX_PORTS);
+        if (!dir || n == 0 || n > SIM_MAX_PORTS || k == 0 || k > SIM_MAX_DAX_PER_PORT) {
+                fprintf(stderr, "cxl-isol-sim create: need --dir DIR, 1..%u --ports and 1..%u --dax-per-port\n",
+                        SIM_MAX_PORTS, SIM_MAX_DAX_PER_PORT);
                 return 2;
         }
         sim_host_spec_default(n, &spec);
+        spec.dax_per_port = k;
         for (unsigned i = 0; i < n_opts; i++) {
                 r = apply_port_opt(&spec, port_opts[i]);
                 if (r < 0)

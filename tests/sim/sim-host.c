@@ -43,32 +43,69 @@
 void sim_port_layout(unsigned index, struct sim_port_layout *ret)
 {
         struct sim_port_layout l = { .index = index };
+        unsigned in_domain = index % SIM_PORTS_PER_DOMAIN;
 
-        l.bus = (uint8_t)(0x0c + 0x10 * index);
+        l.domain = index / SIM_PORTS_PER_DOMAIN;
+        l.bus = (uint8_t)(0x0c + 0x10 * in_domain);
         l.secondary = (uint8_t)(l.bus + 1);
-        snprintf(l.bdf, sizeof(l.bdf), "0000:%02x:00.0", l.bus);
-        snprintf(l.ep_bdf, sizeof(l.ep_bdf), "0000:%02x:00.0", l.secondary);
-        snprintf(l.host_bridge, sizeof(l.host_bridge), "pci0000:%02x", l.bus);
+        snprintf(l.bdf, sizeof(l.bdf), "%04x:%02x:00.0", l.domain, l.bus);
+        snprintf(l.ep_bdf, sizeof(l.ep_bdf), "%04x:%02x:00.0", l.domain, l.secondary);
+        snprintf(l.host_bridge, sizeof(l.host_bridge), "pci%04x:%02x", l.domain, l.bus);
+        /* slot names are physical slot numbers, unique per host, whatever the domain */
+        snprintf(l.slot, sizeof(l.slot), "%u", l.domain * 256 + l.secondary);
         snprintf(l.sysfs, sizeof(l.sysfs), "/sys/devices/%s/%s", l.host_bridge, l.bdf);
         snprintf(l.ep_sysfs, sizeof(l.ep_sysfs), "%s/%s", l.sysfs, l.ep_bdf);
-        l.bar_address = 0xf0000000ull + 0x400000ull * index;
+        /*
+         * BARs and bridge windows stay below 4 GiB (bir1 makes a 32-bit BAR, and the
+         * non-prefetchable window is 32-bit): ports 0..15 at 0xf0000000 as always,
+         * the others below them, 4 MiB each, in one CPU address space whatever the domain.
+         */
+        if (index < SIM_PORTS_PER_DOMAIN)
+                l.bar_address = 0xf0000000ull + 0x400000ull * index;
+        else
+                l.bar_address = 0x80000000ull + 0x400000ull * (index - SIM_PORTS_PER_DOMAIN);
         l.ep_bar_address = l.bar_address + 0x200000ull;
         l.hpa_base = 0x1000000000ull + SIM_CXL_WINDOW * index;
         l.node = 1 + index;
-        l.port_id = 1 + index;
-        l.endpoint_id = SIM_MAX_PORTS + 1 + index;
+        /*
+         * cxl port ids come from one allocator in the kernel, so they must not collide:
+         * ports 0..15 keep port 1..16 / endpoint 17..32, the rest take 33.. and 289..
+         */
+        if (index < SIM_PORTS_PER_DOMAIN) {
+                l.port_id = 1 + index;
+                l.endpoint_id = SIM_PORTS_PER_DOMAIN + 1 + index;
+        } else {
+                l.port_id = SIM_PORTS_PER_DOMAIN + 1 + index;
+                l.endpoint_id = SIM_PORTS_PER_DOMAIN + 1 + SIM_MAX_PORTS + index;
+        }
         snprintf(l.memdev, sizeof(l.memdev), "mem%u", index);
-        snprintf(l.region, sizeof(l.region), "region%u", index);
-        snprintf(l.dax_region, sizeof(l.dax_region), "dax_region%u", index);
-        snprintf(l.dax, sizeof(l.dax), "dax%u.0", index);
+
+        struct sim_region_layout r;
+        sim_region_layout(&l, 0, &r);
+        memcpy(l.region, r.region, sizeof(l.region));
+        memcpy(l.dax_region, r.dax_region, sizeof(l.dax_region));
+        memcpy(l.dax, r.dax, sizeof(l.dax));
         *ret = l;
+}
+
+void sim_region_layout(const struct sim_port_layout *l, unsigned k, struct sim_region_layout *ret)
+{
+        struct sim_region_layout r = { .port = l->index, .k = k, .id = l->index + SIM_MAX_PORTS * k };
+
+        snprintf(r.region, sizeof(r.region), "region%u", r.id);
+        snprintf(r.dax_region, sizeof(r.dax_region), "dax_region%u", r.id);
+        snprintf(r.dax, sizeof(r.dax), "dax%u.0", r.id);
+        r.hpa = l->hpa_base + SIM_REGION_SIZE * k;
+        r.dpa = SIM_REGION_SIZE * k;
+        *ret = r;
 }
 
 void sim_host_spec_default(unsigned n_ports, struct sim_host_spec *ret)
 {
         static const enum sim_mem_mode cycle[] = { SIM_MEM_DEVDAX, SIM_MEM_SYSTEM_RAM, SIM_MEM_DEVDAX, SIM_MEM_NONE };
 
-        *ret = (struct sim_host_spec) { .n_ports = n_ports > SIM_MAX_PORTS ? SIM_MAX_PORTS : n_ports };
+        *ret = (struct sim_host_spec) { .n_ports = n_ports > SIM_MAX_PORTS ? SIM_MAX_PORTS : n_ports,
+                                        .dax_per_port = 1 };
         for (unsigned i = 0; i < ret->n_ports; i++) {
                 sim_rootport_options_default(&ret->port[i].regs);
                 ret->port[i].regs.serial = 0x53494d0000000000ull | i;       /* "SIM" */
@@ -302,9 +339,9 @@ static int create_rootport(const char *root, const struct sim_port_layout *l, co
         TRY(write_resource_file(root, l->sysfs, res, ELEMENTSOF(res)));
         TRY(write_rootport_registers(root, l, s));
 
-        snprintf(path, sizeof(path), "/sys/bus/pci/slots/%u", l->secondary);
+        snprintf(path, sizeof(path), "/sys/bus/pci/slots/%s", l->slot);
         TRY(sim_mkdir_p(root, path));
-        TRY(attr(root, path, "address", "0000:%02x:00\n", l->secondary));
+        TRY(attr(root, path, "address", "%04x:%02x:00\n", l->domain, l->secondary));
 
         return write_port_record(root, l, s);
 }
@@ -371,7 +408,7 @@ static int add_cxl_device(const char *root, const char *dev, const char *devtype
 }
 
 static int add_decoder(const char *root, const char *dev, const char *devtype, uint64_t start, uint64_t size,
-                       const char *extra_mode)
+                       const char *extra_mode, uint64_t dpa)
 {
         TRY(add_cxl_device(root, dev, devtype, 4, NULL));
         TRY(attr(root, dev, "start", "0x%" PRIx64 "\n", start));
@@ -382,7 +419,7 @@ static int add_decoder(const char *root, const char *dev, const char *devtype, u
         TRY(attr(root, dev, "target_type", "expander\n"));
         if (extra_mode) {
                 TRY(attr(root, dev, "mode", "%s\n", extra_mode));
-                TRY(attr(root, dev, "dpa_resource", "0x0\n"));
+                TRY(attr(root, dev, "dpa_resource", "0x%" PRIx64 "\n", dpa));
                 TRY(attr(root, dev, "dpa_size", "0x%" PRIx64 "\n", size));
         }
         return 0;
@@ -420,23 +457,75 @@ static int remove_memory_block(const char *root, uint64_t index, unsigned node)
         return sim_rm_rf(root, path);
 }
 
-static void dax_path(const struct sim_port_layout *l, char *buf, size_t len)
+static void dax_path(const struct sim_port_layout *l, const struct sim_region_layout *r, char *buf, size_t len)
 {
-        snprintf(buf, len, CXL_ROOT "/decoder0.%u/%s/%s/%s", l->index, l->region, l->dax_region, l->dax);
+        snprintf(buf, len, CXL_ROOT "/decoder0.%u/%s/%s/%s", l->index, r->region, r->dax_region, r->dax);
 }
 
-static int create_cxl_port(const char *root, const struct sim_port_layout *l, const struct sim_port_spec *s)
+/* Region k of a port: regionZ under the root decoder, dax_regionZ, daxZ.0 and, with kmem, its blocks. */
+static int create_region(const char *root, const struct sim_port_layout *l, const struct sim_port_spec *s,
+                         unsigned k)
 {
-        char port[128], ep[192], dec[256], mem[256], region[192], daxr[224], dax[256], link[320], target[256];
+        char region[192], daxr[224], dax[256], path[320];
+        struct sim_region_layout r;
+
+        sim_region_layout(l, k, &r);
+        /* one target, the endpoint decoder k */
+        snprintf(region, sizeof(region), CXL_ROOT "/decoder0.%u/%s", l->index, r.region);
+        TRY(add_cxl_device(root, region, "cxl_region", 6, "cxl_region"));
+        TRY(attr(root, region, "uuid", "\n"));
+        TRY(attr(root, region, "resource", "0x%" PRIx64 "\n", r.hpa));
+        TRY(attr(root, region, "size", "0x%llx\n", SIM_REGION_SIZE));
+        TRY(attr(root, region, "interleave_ways", "1\n"));
+        TRY(attr(root, region, "interleave_granularity", "256\n"));
+        TRY(attr(root, region, "mode", "ram\n"));
+        TRY(attr(root, region, "commit", "1\n"));
+        TRY(attr(root, region, "target0", "decoder%u.%u\n", l->endpoint_id, k));
+
+        snprintf(daxr, sizeof(daxr), "%s/%s", region, r.dax_region);
+        TRY(add_cxl_device(root, daxr, "cxl_dax_region", 8, "cxl_dax_region"));
+        snprintf(path, sizeof(path), "%s/dax_region/id", daxr);
+        TRY(sim_write_text(root, path, "%u\n", r.id));
+        snprintf(path, sizeof(path), "%s/dax_region/size", daxr);
+        TRY(sim_write_text(root, path, "%llu\n", SIM_REGION_SIZE));
+        snprintf(path, sizeof(path), "%s/dax_region/align", daxr);
+        TRY(sim_write_text(root, path, "2097152\n"));
+
+        bool ram = s->mem == SIM_MEM_SYSTEM_RAM;
+        dax_path(l, &r, dax, sizeof(dax));
+        TRY(add_bus_device(root, dax, "dax", ram ? "DRIVER=kmem\nMODALIAS=dax:t0*\n"
+                                                 : "DRIVER=device_dax\nMODALIAS=dax:t0*\n"));
+        TRY(bind_driver(root, dax, "dax", ram ? "kmem" : "device_dax"));
+        TRY(attr(root, dax, "resource", "0x%" PRIx64 "\n", r.hpa));
+        TRY(attr(root, dax, "size", "%llu\n", SIM_REGION_SIZE));
+        TRY(attr(root, dax, "target_node", "%u\n", l->node));
+        TRY(attr(root, dax, "numa_node", "%u\n", l->node));
+        TRY(attr(root, dax, "align", "2097152\n"));
+        TRY(attr(root, dax, "memmap_on_memory", "0\n"));
+        TRY(attr(root, dax, "modalias", "dax:t0*\n"));
+        /* the node exists whichever driver is bound: the device's devt is set at creation */
+        TRY(add_char_node(root, dax, r.dax, SIM_DAX_MAJOR, r.id));
+
+        if (ram)
+                for (uint64_t b = 0; b < SIM_REGION_SIZE / SIM_BLOCK_SIZE; b++)
+                        TRY(add_memory_block(root, r.hpa / SIM_BLOCK_SIZE + b, l->node, true, "Movable"));
+        return 0;
+}
+
+static int create_cxl_port(const char *root, const struct sim_port_layout *l, const struct sim_port_spec *s,
+                           unsigned n_regions)
+{
+        char port[128], ep[192], dec[256], mem[256], link[320], target[256];
         bool has_region = s->mem != SIM_MEM_NONE;
-        uint64_t region_start = has_region ? l->hpa_base : 0, region_size = has_region ? SIM_REGION_SIZE : 0;
+        /* without memory in use, one idle decoder each, as the kernel enumerates them */
+        unsigned n_decoders = has_region ? n_regions : 1;
 
         /* root0/dport<i> -> host bridge; CXL window = root decoder 0.<i> */
         snprintf(link, sizeof(link), CXL_ROOT "/dport%u", l->index);
         snprintf(target, sizeof(target), "/sys/devices/%s", l->host_bridge);
         TRY(sim_symlink(root, link, target));
         snprintf(dec, sizeof(dec), CXL_ROOT "/decoder0.%u", l->index);
-        TRY(add_decoder(root, dec, "cxl_decoder_root", l->hpa_base, SIM_CXL_WINDOW, NULL));
+        TRY(add_decoder(root, dec, "cxl_decoder_root", l->hpa_base, SIM_CXL_WINDOW, NULL, 0));
         TRY(attr(root, dec, "target_list", "%u\n", l->index));
         TRY(attr(root, dec, "cap_type2", "0\n"));
         TRY(attr(root, dec, "cap_type3", "1\n"));
@@ -450,10 +539,16 @@ static int create_cxl_port(const char *root, const struct sim_port_layout *l, co
         TRY(sim_symlink(root, link, target));
         snprintf(link, sizeof(link), "%s/dport0", port);
         TRY(sim_symlink(root, link, l->sysfs));
-        snprintf(dec, sizeof(dec), "%s/decoder%u.0", port, l->port_id);
-        TRY(add_decoder(root, dec, "cxl_decoder_switch", region_start, region_size, NULL));
-        TRY(attr(root, dec, "target_list", "0\n"));
-        TRY(attr(root, dec, "region", "%s\n", has_region ? l->region : ""));
+        for (unsigned k = 0; k < n_decoders; k++) {
+                struct sim_region_layout r;
+
+                sim_region_layout(l, k, &r);
+                snprintf(dec, sizeof(dec), "%s/decoder%u.%u", port, l->port_id, k);
+                TRY(add_decoder(root, dec, "cxl_decoder_switch", has_region ? r.hpa : 0,
+                                has_region ? SIM_REGION_SIZE : 0, NULL, 0));
+                TRY(attr(root, dec, "target_list", "0\n"));
+                TRY(attr(root, dec, "region", "%s\n", has_region ? r.region : ""));
+        }
 
         /* memM below the PCI function, endpointN below portN */
         snprintf(mem, sizeof(mem), "%s/%s", l->ep_sysfs, l->memdev);
@@ -465,8 +560,9 @@ static int create_cxl_port(const char *root, const struct sim_port_layout *l, co
         TRY(attr(root, mem, "label_storage_size", "0\n"));
         snprintf(link, sizeof(link), "cxl/%s", l->memdev);
         TRY(add_char_node(root, mem, link, SIM_CXL_MEM_MAJOR, l->index));
+        /* capacity for every region the host's ports carry, used or not */
         snprintf(link, sizeof(link), "%s/ram/size", mem);
-        TRY(sim_write_text(root, link, "0x%llx\n", SIM_REGION_SIZE));
+        TRY(sim_write_text(root, link, "0x%llx\n", SIM_REGION_SIZE * n_regions));
         snprintf(link, sizeof(link), "%s/pmem/size", mem);
         TRY(sim_write_text(root, link, "0x0\n"));
 
@@ -476,54 +572,20 @@ static int create_cxl_port(const char *root, const struct sim_port_layout *l, co
         TRY(sim_symlink(root, link, mem));
         snprintf(link, sizeof(link), "%s/parent_dport", ep);
         TRY(sim_symlink(root, link, l->sysfs));
-        snprintf(dec, sizeof(dec), "%s/decoder%u.0", ep, l->endpoint_id);
-        TRY(add_decoder(root, dec, "cxl_decoder_endpoint", region_start, region_size, "ram"));
-        TRY(attr(root, dec, "region", "%s\n", has_region ? l->region : ""));
+        for (unsigned k = 0; k < n_decoders; k++) {
+                struct sim_region_layout r;
+
+                sim_region_layout(l, k, &r);
+                snprintf(dec, sizeof(dec), "%s/decoder%u.%u", ep, l->endpoint_id, k);
+                TRY(add_decoder(root, dec, "cxl_decoder_endpoint", has_region ? r.hpa : 0,
+                                has_region ? SIM_REGION_SIZE : 0, "ram", has_region ? r.dpa : 0));
+                TRY(attr(root, dec, "region", "%s\n", has_region ? r.region : ""));
+        }
         snprintf(link, sizeof(link), "%s/endpoint%u", mem, l->endpoint_id);
         TRY(sim_symlink(root, link, ep));
 
-        if (!has_region)
-                return 0;
-
-        /* regionZ under the root decoder: one target, the endpoint decoder above */
-        snprintf(region, sizeof(region), CXL_ROOT "/decoder0.%u/%s", l->index, l->region);
-        TRY(add_cxl_device(root, region, "cxl_region", 6, "cxl_region"));
-        TRY(attr(root, region, "uuid", "\n"));
-        TRY(attr(root, region, "resource", "0x%" PRIx64 "\n", l->hpa_base));
-        TRY(attr(root, region, "size", "0x%llx\n", SIM_REGION_SIZE));
-        TRY(attr(root, region, "interleave_ways", "1\n"));
-        TRY(attr(root, region, "interleave_granularity", "256\n"));
-        TRY(attr(root, region, "mode", "ram\n"));
-        TRY(attr(root, region, "commit", "1\n"));
-        TRY(attr(root, region, "target0", "decoder%u.0\n", l->endpoint_id));
-
-        snprintf(daxr, sizeof(daxr), "%s/%s", region, l->dax_region);
-        TRY(add_cxl_device(root, daxr, "cxl_dax_region", 8, "cxl_dax_region"));
-        snprintf(link, sizeof(link), "%s/dax_region/id", daxr);
-        TRY(sim_write_text(root, link, "%u\n", l->index));
-        snprintf(link, sizeof(link), "%s/dax_region/size", daxr);
-        TRY(sim_write_text(root, link, "%llu\n", SIM_REGION_SIZE));
-        snprintf(link, sizeof(link), "%s/dax_region/align", daxr);
-        TRY(sim_write_text(root, link, "2097152\n"));
-
-        bool ram = s->mem == SIM_MEM_SYSTEM_RAM;
-        dax_path(l, dax, sizeof(dax));
-        TRY(add_bus_device(root, dax, "dax", ram ? "DRIVER=kmem\nMODALIAS=dax:t0*\n"
-                                                 : "DRIVER=device_dax\nMODALIAS=dax:t0*\n"));
-        TRY(bind_driver(root, dax, "dax", ram ? "kmem" : "device_dax"));
-        TRY(attr(root, dax, "resource", "0x%" PRIx64 "\n", l->hpa_base));
-        TRY(attr(root, dax, "size", "%llu\n", SIM_REGION_SIZE));
-        TRY(attr(root, dax, "target_node", "%u\n", l->node));
-        TRY(attr(root, dax, "numa_node", "%u\n", l->node));
-        TRY(attr(root, dax, "align", "2097152\n"));
-        TRY(attr(root, dax, "memmap_on_memory", "0\n"));
-        TRY(attr(root, dax, "modalias", "dax:t0*\n"));
-        /* the node exists whichever driver is bound: the device's devt is set at creation */
-        TRY(add_char_node(root, dax, l->dax, SIM_DAX_MAJOR, l->index));
-
-        if (ram)
-                for (uint64_t b = 0; b < SIM_REGION_SIZE / SIM_BLOCK_SIZE; b++)
-                        TRY(add_memory_block(root, l->hpa_base / SIM_BLOCK_SIZE + b, l->node, true, "Movable"));
+        for (unsigned k = 0; has_region && k < n_regions; k++)
+                TRY(create_region(root, l, s, k));
         return 0;
 }
 
@@ -566,7 +628,9 @@ int sim_host_create(const char *root, const struct sim_host_spec *spec)
         char path[4096];
         struct stat st;
 
-        if (spec->n_ports == 0 || spec->n_ports > SIM_MAX_PORTS)
+        unsigned n_regions = spec->dax_per_port ? spec->dax_per_port : 1;
+
+        if (spec->n_ports == 0 || spec->n_ports > SIM_MAX_PORTS || n_regions > SIM_MAX_DAX_PER_PORT)
                 return -EINVAL;
         if (mkdir(root, 0755) < 0 && errno != EEXIST)
                 return -errno;
@@ -581,7 +645,7 @@ int sim_host_create(const char *root, const struct sim_host_spec *spec)
                 sim_port_layout(i, &l);
                 TRY(create_rootport(root, &l, &spec->port[i]));
                 TRY(create_memdev_function(root, &l, &spec->port[i]));
-                TRY(create_cxl_port(root, &l, &spec->port[i]));
+                TRY(create_cxl_port(root, &l, &spec->port[i], n_regions));
         }
         return sim_write_text(root, "/sim/seqnum", "1\n");
 }
@@ -704,16 +768,20 @@ int sim_aer_count(const char *root, const struct sim_port_record *p, const char 
         return sim_write_text(root, path, "%llu\n", strtoull(text, NULL, 10) + 1);
 }
 
-static int dax_lookup(const char *root, const char *dax, struct sim_port_layout *ret)
+/* daxZ.0 -> its port and region (Z = index + SIM_MAX_PORTS * k); -ENOENT unless the testbed has it. */
+static int dax_lookup(const char *root, const char *dax, struct sim_port_layout *ret_port,
+                      struct sim_region_layout *ret_region)
 {
-        unsigned index, sub;
+        unsigned id, sub;
         char tail;
 
-        if (sscanf(dax, "dax%u.%u%c", &index, &sub, &tail) != 2 || sub != 0 || index >= SIM_MAX_PORTS)
+        if (sscanf(dax, "dax%u.%u%c", &id, &sub, &tail) != 2 || sub != 0 ||
+            id >= SIM_MAX_PORTS * SIM_MAX_DAX_PER_PORT)
                 return -ENOENT;
-        sim_port_layout(index, ret);
+        sim_port_layout(id % SIM_MAX_PORTS, ret_port);
+        sim_region_layout(ret_port, id / SIM_MAX_PORTS, ret_region);
         char path[256], real[8];
-        dax_path(ret, path, sizeof(path));
+        dax_path(ret_port, ret_region, path, sizeof(path));
         strncat(path, "/size", sizeof(path) - strlen(path) - 1);
         return sim_read_text(root, path, real, sizeof(real));
 }
@@ -750,10 +818,12 @@ static bool any_block_online(const char *root, uint64_t first, unsigned n)
 
 static int dax_prepare(const char *root, const char *dax, struct sim_port_layout *l, struct sim_dax_change *c)
 {
+        struct sim_region_layout r;
+
         *c = (struct sim_dax_change) {};
-        TRY(dax_lookup(root, dax, l));
-        dax_path(l, c->dax_sysfs, sizeof(c->dax_sysfs));
-        c->first_block = l->hpa_base / SIM_BLOCK_SIZE;
+        TRY(dax_lookup(root, dax, l, &r));
+        dax_path(l, &r, c->dax_sysfs, sizeof(c->dax_sysfs));
+        c->first_block = r.hpa / SIM_BLOCK_SIZE;
         return dax_driver(root, c->dax_sysfs, c->old_driver);
 }
 
@@ -774,7 +844,7 @@ int sim_dax_unbind(const char *root, const char *dax, const char *driver, struct
                         (void)remove_memory_block(root, c.first_block + b, l.node);
                 c.n_blocks = n;
         }
-        snprintf(path, sizeof(path), "/sys/bus/dax/drivers/%s/%s", c.old_driver, l.dax);
+        snprintf(path, sizeof(path), "/sys/bus/dax/drivers/%s/%s", c.old_driver, strrchr(c.dax_sysfs, '/') + 1);
         (void)sim_unlink(root, path);
         snprintf(path, sizeof(path), "%s/driver", c.dax_sysfs);
         (void)sim_unlink(root, path);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The simulated host: N CXL root ports, each under its own host bridge, with
- * a CXL memory device below and the kernel's cxl/dax/memory model on top,
+ * a CXL memory device below (K regions, each with one dax device) and the
+ * kernel's cxl/dax/memory model on top,
  * written as a sysfs tree under <testbed>/sys for umockdev's preload library.
  * The layout of port i is a pure function of i (sim_port_layout), so every
  * subcommand and test finds the same paths without asking anyone.
@@ -13,7 +14,13 @@
 
 #include "sim-image.h"
 
-#define SIM_MAX_PORTS           16
+/*
+ * 16 ports per PCI domain (one per 16 buses, bus 0x0c + 0x10 * (i % 16)), domain i / 16:
+ * ports 0..15 stay in domain 0000 where other tests expect them.
+ */
+#define SIM_PORTS_PER_DOMAIN    16
+#define SIM_MAX_PORTS           256
+#define SIM_MAX_DAX_PER_PORT    4       /* a 256-port host carries up to 1024 dax devices */
 #define SIM_BLOCK_SIZE          0x8000000ull    /* memory block size: 128 MiB */
 #define SIM_REGION_SIZE         0x20000000ull   /* 512 MiB per region: 4 blocks */
 
@@ -32,14 +39,17 @@ struct sim_port_spec {
 
 struct sim_host_spec {
         unsigned n_ports;
+        unsigned dax_per_port;  /* regions (each with one dax device) per memdev with memory; 0 means 1 */
         struct sim_port_spec port[SIM_MAX_PORTS];
 };
 
 struct sim_port_layout {
         unsigned index;
+        unsigned domain;                /* PCI domain (segment): index / 16 */
         uint8_t bus, secondary;
         char bdf[16], ep_bdf[16];
         char host_bridge[32];           /* "pci0000:0c" */
+        char slot[16];                  /* /sys/bus/pci/slots/<slot>: the secondary bus in domain 0 */
         char sysfs[128];                /* "/sys/devices/pci0000:0c/0000:0c:00.0" */
         char ep_sysfs[160];
         uint64_t bar_address, ep_bar_address;
@@ -47,10 +57,25 @@ struct sim_port_layout {
         unsigned node;                  /* NUMA node of its memory */
         /* cxl bus names */
         unsigned port_id, endpoint_id;  /* portN (host bridge), endpointN */
-        char memdev[16], region[16], dax_region[24], dax[16];
+        char memdev[16];
+        char region[16], dax_region[24], dax[16];       /* its first region: sim_region_layout(l, 0) */
 };
 
-/* Default: port i -> devdax, system-ram, devdax, none, repeating; every port with T&I. */
+/*
+ * Region k of a port (k < SIM_MAX_DAX_PER_PORT): regionZ -> dax_regionZ -> daxZ.0 with
+ * Z = index + SIM_MAX_PORTS * k, so Z = index for k = 0 (as with one region per port) and a
+ * dax name alone tells port and region. Region k takes [hpa_base + k * SIM_REGION_SIZE, +SIM_REGION_SIZE)
+ * of the port's window and DPA [k * SIM_REGION_SIZE, ...) of its memdev, through decoder k of the
+ * host bridge port and of the endpoint.
+ */
+struct sim_region_layout {
+        unsigned port, k, id;
+        char region[16], dax_region[24], dax[16];
+        uint64_t hpa, dpa;
+};
+void sim_region_layout(const struct sim_port_layout *l, unsigned k, struct sim_region_layout *ret);
+
+/* Default: port i -> devdax, system-ram, devdax, none, repeating; every port with T&I; one region per port. */
 void sim_host_spec_default(unsigned n_ports, struct sim_host_spec *ret);
 void sim_port_layout(unsigned index, struct sim_port_layout *ret);
 

@@ -211,6 +211,80 @@ static void test_dax_modes(void **state)
         assert_int_equal(sim_memblock_set_state(f->root, 999999, false, sysfs), -ENOENT);
 }
 
+/* Beyond 16 ports: more PCI domains, ports 0..15 as before; several regions per port. */
+static void test_domains_and_regions(void **state)
+{
+        struct fixture f = { .root = "/tmp/test-sim-host.XXXXXX" };
+        struct sim_host_spec spec;
+        struct sim_port_layout l, l0;
+        struct sim_region_layout r;
+        struct sim_port_record p;
+        struct sim_dax_change c;
+        char buf[256], path[320];
+        (void)state;
+
+        sim_port_layout(0, &l0);
+        assert_string_equal(l0.bdf, "0000:0c:00.0");
+        assert_string_equal(l0.host_bridge, "pci0000:0c");
+        assert_int_equal(l0.port_id, 1);
+        assert_int_equal(l0.endpoint_id, 17);
+        assert_string_equal(l0.dax, "dax0.0");
+        sim_port_layout(15, &l);
+        assert_string_equal(l.bdf, "0000:fc:00.0");
+        assert_int_equal(l.endpoint_id, 32);
+        sim_port_layout(255, &l);
+        assert_string_equal(l.bdf, "000f:fc:00.0");
+        assert_true(l.bar_address + 0x400000 <= l0.bar_address);      /* below ports 0..15, below 4 GiB */
+        sim_region_layout(&l, 3, &r);
+        assert_string_equal(r.dax, "dax1023.0");
+        assert_int_equal(r.hpa, l.hpa_base + 3 * SIM_REGION_SIZE);
+
+        assert_non_null(mkdtemp(f.root));
+        sim_host_spec_default(18, &spec);
+        spec.dax_per_port = 2;
+        assert_int_equal(sim_host_create(f.root, &spec), 0);
+        sim_port_layout(17, &l);
+        assert_string_equal(l.bdf, "0001:1c:00.0");
+        assert_string_equal(l.sysfs, "/sys/devices/pci0001:1c/0001:1c:00.0");
+        assert_int_equal(file_size(&f, "/sys/bus/pci/devices/0001:1c:00.0/config"), 4096);
+        read_attr(&f, "/sys/bus/pci/devices/0001:1d:00.0/class", buf, sizeof(buf));
+        assert_string_equal(buf, "0x050210");
+        read_attr(&f, "/sys/bus/pci/slots/285/address", buf, sizeof(buf));
+        assert_string_equal(buf, "0001:1d:00");
+        assert_int_equal(sim_port_lookup(f.root, "0001:1c:00.0", &p), 0);
+        assert_int_equal(p.index, 17);
+        assert_int_equal(sim_port_lookup(f.root, "1c:00.0", &p), 0);
+        assert_int_equal(p.index, 1);
+
+        /* port 17 (system-ram): two regions, each with its dax device, decoders and blocks */
+        snprintf(path, sizeof(path), "/sys/bus/cxl/devices/endpoint%u/decoder%u.1/dpa_resource", l.endpoint_id,
+                 l.endpoint_id);
+        read_attr(&f, path, buf, sizeof(buf));
+        assert_string_equal(buf, "0x20000000");
+        read_attr(&f, "/sys/bus/cxl/devices/region273/target0", buf, sizeof(buf));
+        snprintf(path, sizeof(path), "decoder%u.1", l.endpoint_id);
+        assert_string_equal(buf, path);
+        snprintf(path, sizeof(path), "/sys/bus/memory/devices/memory%" PRIu64 "/state",
+                 (uint64_t)((l.hpa_base + SIM_REGION_SIZE) / SIM_BLOCK_SIZE));
+        read_attr(&f, path, buf, sizeof(buf));
+        assert_string_equal(buf, "online");
+        for (uint64_t b = 0; b < SIM_REGION_SIZE / SIM_BLOCK_SIZE; b++)
+                assert_int_equal(sim_memblock_set_state(f.root, (l.hpa_base + SIM_REGION_SIZE) / SIM_BLOCK_SIZE + b,
+                                                        false, buf), 0);
+        assert_int_equal(sim_dax_set_mode(f.root, "dax273.0", SIM_MEM_DEVDAX, &c), 0);
+        assert_int_equal(c.first_block, (l.hpa_base + SIM_REGION_SIZE) / SIM_BLOCK_SIZE);
+        assert_int_equal(c.n_blocks, 4);
+        assert_string_equal(driver_of(&f, "dax273.0", buf, sizeof(buf)), "device_dax");
+        assert_string_equal(driver_of(&f, "dax17.0", buf, sizeof(buf)), "kmem");
+        /* no third region, no port 18 (0..17), no region 4 */
+        assert_int_equal(sim_dax_set_mode(f.root, "dax529.0", SIM_MEM_DEVDAX, &c), -ENOENT);
+        assert_int_equal(sim_dax_set_mode(f.root, "dax18.0", SIM_MEM_DEVDAX, &c), -ENOENT);
+        assert_int_equal(sim_dax_set_mode(f.root, "dax1024.0", SIM_MEM_DEVDAX, &c), -ENOENT);
+
+        snprintf(buf, sizeof(buf), "rm -rf '%s'", f.root);
+        assert_int_equal(system(buf), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -218,6 +292,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_port_records_and_aer, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restore, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_dax_modes, setup, teardown),
+                cmocka_unit_test(test_domains_and_regions),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,4 +29,10 @@ done
 [ "$(count 'Kernel driver in use: pcieport')" = 5 ] || fail "root ports should be bound to pcieport"
 ep=$("$sim" run --testbed "$tb/host" -- lspci -n -d 8086:0d93 2>/dev/null | grep -c ' 0502: ' || true)
 [ "$ep" = 5 ] || fail "expected a CXL memory device (class 0502) below each port, got $ep"
-echo "ok: lspci sees 4 CXL root ports with DVSECs 3, 4, 7, 8 and one unreadable port"
+
+# past 16 ports the simulator opens PCI domain 0001 (libpci's sysfs access reads the domain from the name)
+"$sim" create --dir "$tb/wide" --ports 18 >/dev/null
+out=$("$sim" run --testbed "$tb/wide" -- lspci -D -d 8086:7075 2>/dev/null)
+[ "$(count '^0000:')" = 16 ] || fail "expected 16 root ports in domain 0000"
+[ "$(count '^0001:[01]c:00.0 PCI bridge')" = 2 ] || fail "expected ports 16, 17 as 0001:0c:00.0, 0001:1c:00.0"
+echo "ok: lspci sees 4 CXL root ports with DVSECs 3, 4, 7, 8 and one unreadable port, and a second domain"
