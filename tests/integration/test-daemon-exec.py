@@ -38,9 +38,9 @@ def main():
     harness.check_environment()
 
     with harness.Workdir() as work:
-        tb = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=3,
-                                port_opts=["1:mem=devdax", "2:mem=devdax"])
-        hang_port, slow_port, other_port = tb.ports
+        tb = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=4,
+                                port_opts=["1:mem=devdax", "2:mem=devdax", "3:mem=devdax"])
+        hang_port, slow_port, other_port, broken_port = tb.ports
         for p in tb.ports:
             tb.arm(p)
 
@@ -56,6 +56,8 @@ wait
 sleep 2
 echo done >> {work}/slow-done
 """)
+        broken = os.path.join(work, "broken.sh")
+        write_script(broken, "echo never\n")
         after = os.path.join(work, "after.sh")
         env_dir = os.path.join(work, "runs")
         harness.env_recorder_script(after, env_dir)
@@ -73,6 +75,11 @@ exec-timeout=1s
 match-port={hang_port}
 action=exec log
 exec={after}
+
+[policy "broken"]
+match-port={broken_port}
+action=exec log
+exec={broken}
 
 [policy "other"]
 match-port={other_port}
@@ -141,6 +148,7 @@ timeout=30s
             time.sleep(0.3)
             assert len(d.action_results(slow_ev["id"])) == 1
             assert len(d.events()) == 3, "restart re-detected an isolation it had recorded"
+            assert not d.events(broken_port)
             assert not d.journal.find(MESSAGE_ID=MESSAGE_ID_ISOLATION_DETECTED)
             with open(f"{work}/slow-starts") as f:
                 assert f.read().count("started") == 2     # interrupted once, resumed once
@@ -149,6 +157,18 @@ timeout=30s
             # The hung event's actions are all done: nothing of it runs again.
             assert len(d.action_results(ev["id"])) == 3
             assert len(harness.read_env_files(env_dir)[ev["id"]]) == 1
+
+            # A script that stopped being executable after the configuration was checked: the
+            # action fails with the reason in the journal, and the plan goes on.
+            os.chmod(broken, 0o644)
+            tb.inject(broken_port, "mem-link-down")
+            (bev,) = d.wait_for_event(broken_port)
+            failed, logged = d.wait_for_actions(bev["id"], 2)
+            assert (failed["action"], failed["result"], failed["exit_status"]) == ("exec", "failed", 126), failed
+            assert logged["result"] == "success", logged
+            harness.wait_until(lambda: any("stderr: cannot execute" in e["MESSAGE"] and "Permission denied" in e["MESSAGE"]
+                                           for e in d.journal.find(CXL_ISOLD_EVENT_ID=bev["id"])),
+                               what="the exec failure reason in the journal")
             assert d.stop() == 0
         except BaseException:
             print(d.output(), file=sys.stderr)
