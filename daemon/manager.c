@@ -1007,7 +1007,14 @@ int manager_startup(struct manager *m)
         (void)sd_event_source_set_description(m->poll_timer, "poll");
         (void)sd_event_source_set_enabled(m->poll_timer, SD_EVENT_ONESHOT);
 
-        m->watchdog = sd_watchdog_enabled(false, NULL) > 0;
+        uint64_t watchdog_usec = 0;
+        m->watchdog = sd_watchdog_enabled(false, &watchdog_usec) > 0;
+        /* Pings come only after a poll cycle: a cycle slower than half the watchdog gets us killed. */
+        if (m->watchdog && m->poll_interval_usec >= watchdog_usec / 2)
+                log_warning("Poll interval %llu ms is not below half of WatchdogSec= (%llu ms): the service manager "
+                            "may kill the daemon between two polls; lower poll-interval= or raise WatchdogSec=",
+                            (unsigned long long)(m->poll_interval_usec / 1000),
+                            (unsigned long long)(watchdog_usec / 1000));
 
         {
                 _cleanup_free_ char *line = manager_status_line(m);

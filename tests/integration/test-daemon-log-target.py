@@ -13,8 +13,9 @@ MESSAGE_ID_PORT_WATCHABLE = "adfdd491932e426d8b39fe66cdedb954"
 CONFIG = "[daemon]\npoll-interval=50ms\n\n[policy \"default\"]\naction=log\n"
 
 
-def run(build, tb, work, name, args, journal_stream=False, inject=None, config=CONFIG):
-    d = harness.Daemon(build, tb, os.path.join(work, name), config, args=args, name=name)
+def run(build, tb, work, name, args, journal_stream=False, inject=None, config=CONFIG, watchdog_usec=None):
+    d = harness.Daemon(build, tb, os.path.join(work, name), config, args=args, name=name,
+                       watchdog_usec=watchdog_usec)
     try:
         d.start(journal_stream=journal_stream)
         if inject:
@@ -61,7 +62,12 @@ def main():
         stderr, journal = run(build, tb, work, "auto-console", ["--log-target", "auto"])
         assert journal == [], journal
         assert f"{good} (host bridge pci0000:0c): watchable" in stderr, stderr
-    print("ok: console, and auto following $JOURNAL_STREAM")
+        # A watchdog the poll cycle cannot keep up with is called out (50 ms polls, 80 ms WatchdogSec=).
+        stderr, _ = run(build, tb, work, "watchdog", ["--log-target", "console"], watchdog_usec=80_000)
+        assert "is not below half of WatchdogSec= (80 ms)" in stderr, stderr
+        stderr, _ = run(build, tb, work, "watchdog-ok", ["--log-target", "console"], watchdog_usec=2_000_000)
+        assert "WatchdogSec=" not in stderr, stderr
+    print("ok: console, and auto following $JOURNAL_STREAM; a too-short watchdog is called out")
     return 0
 
 
