@@ -27,6 +27,12 @@
 
 #define EXEC_KILL_GRACE_USEC (5ULL * 1000000ULL)
 #define EXEC_LINE_MAX 4096
+/*
+ * Lines logged per stream and run. journald rate-limits per service: a
+ * chatty script must not use up the budget that the next isolation message
+ * needs. What is over the limit is counted and said once.
+ */
+#define EXEC_OUTPUT_LINES_MAX 200u
 
 struct exec_output {
         const char *name;               /* "stdout" / "stderr" */
@@ -34,6 +40,8 @@ struct exec_output {
         sd_event_source *source;
         size_t len;
         char buf[EXEC_LINE_MAX];
+        unsigned n_logged;
+        unsigned long n_dropped;
 };
 
 struct exec_state {
@@ -45,7 +53,19 @@ struct exec_state {
 
 static void output_emit(struct action_run *run, struct exec_output *o, const char *line, size_t len)
 {
+        if (o->n_logged >= EXEC_OUTPUT_LINES_MAX) {
+                o->n_dropped++;
+                return;
+        }
+        o->n_logged++;
         action_run_log(run, LOG_INFO, NULL, "%s: %.*s", o->name, (int)len, line);
+}
+
+static void output_report_dropped(struct action_run *run, struct exec_output *o)
+{
+        if (o->n_dropped > 0)
+                action_run_log(run, LOG_NOTICE, NULL, "%s: %lu more line(s) not logged (at most %u per stream)",
+                               o->name, o->n_dropped, EXEC_OUTPUT_LINES_MAX);
 }
 
 /* Log complete lines; a line longer than the buffer is logged in pieces rather than dropped. */
@@ -119,6 +139,8 @@ static int on_child_exit(sd_event_source *s, const siginfo_t *si, void *userdata
         /* What the child wrote before exiting is already in the pipes: take it now, in order. */
         (void)output_read(run, &st->out);
         (void)output_read(run, &st->err);
+        output_report_dropped(run, &st->out);
+        output_report_dropped(run, &st->err);
         st->kill_timer = sd_event_source_disable_unref(st->kill_timer);
         st->pid = 0;
 

@@ -62,6 +62,21 @@ def main():
         stderr, journal = run(build, tb, work, "auto-console", ["--log-target", "auto"])
         assert journal == [], journal
         assert f"{good} (host bridge pci0000:0c): watchable" in stderr, stderr
+        # A chatty script is cut at 200 logged lines per stream, so it cannot eat journald's rate-limit
+        # budget; the rest is counted. (The port is still isolated: clear it first.)
+        tb.clear(good)
+        chatty = os.path.join(work, "chatty.sh")
+        with open(chatty, "w") as f:
+            f.write("#!/bin/sh\nfor i in $(seq 1 250); do echo \"line $i\"; done\necho done >&2\n")
+        os.chmod(chatty, 0o755)
+        stderr, _ = run(build, tb, work, "chatty", ["--log-target", "console"], inject=good,
+                        config=f"[daemon]\npoll-interval=50ms\n\n[policy \"default\"]\naction=exec\nexec={chatty}\n")
+        out = [line for line in stderr.splitlines() if ": default exec: stdout: line " in line]
+        assert len(out) == 200 and out[-1].endswith("stdout: line 200"), (len(out), out[-1:])
+        assert any(line.endswith("default exec: stdout: 50 more line(s) not logged (at most 200 per stream)")
+                   for line in stderr.splitlines()), stderr[-2000:]
+        assert any(line.endswith("default exec: stderr: done") for line in stderr.splitlines())
+
         # A watchdog the poll cycle cannot keep up with is called out (50 ms polls, 80 ms WatchdogSec=).
         stderr, _ = run(build, tb, work, "watchdog", ["--log-target", "console"], watchdog_usec=80_000)
         assert "is not below half of WatchdogSec= (80 ms)" in stderr, stderr
