@@ -153,6 +153,7 @@ int arming_evaluate_port(struct manager *m, struct port *p)
                 log_warning_errno(k, "%s: cannot read what is below the port, leaving arming as it is: %m", p->rp.bdf);
                 return 0;
         }
+        port_update_dax_cache(p, &topo);
 
         if (p->armed) {
                 k = arming_gate_check_armed(&topo, (enum gate_arm_mode)mode, &d);

@@ -339,21 +339,63 @@ static int manager_enqueue(struct manager *m, struct isolation_event *e)
 
 /* --- events --- */
 
-static int event_fill_topology(struct isolation_event *e, const struct port *p)
+/*
+ * Add the dax devices below p that e does not list yet, from a fresh topology read. Returns how many
+ * were added. Reading walks sysfs and every process's maps, which takes milliseconds.
+ */
+static int event_add_topology(struct isolation_event *e, struct port *p)
 {
         struct port_topology topo = {};
-        int k;
+        int k, added = 0;
 
         k = port_topology_read(p->rp.sysfs_path, &topo);
         if (k < 0)
                 return k;
-        for (size_t i = 0; i < topo.n_dax; i++)
+        port_update_dax_cache(p, &topo);
+        for (size_t i = 0; i < topo.n_dax; i++) {
+                if (strv_contains(e->dax_devices, topo.dax[i].name))
+                        continue;
                 if (strv_extend(&e->dax_devices, topo.dax[i].name) < 0) {
                         port_topology_done(&topo);
                         return -ENOMEM;
                 }
+                added++;
+        }
         port_topology_done(&topo);
-        return 0;
+        return added;
+}
+
+/*
+ * The dax devices for the record: the gate's cached list when there is one (the record must be
+ * durable first), otherwise a fresh read. event_complete_topology() then catches up before actions.
+ */
+static int event_fill_topology(struct isolation_event *e, struct port *p)
+{
+        if (p->have_dax_cache) {
+                for (char **n = p->dax_cache; n && *n; n++)
+                        if (strv_extend(&e->dax_devices, *n) < 0)
+                                return -ENOMEM;
+                return 0;
+        }
+        return event_add_topology(e, p);
+}
+
+/* After the record: a device that appeared since the cached read must not escape the actions. */
+static void event_complete_topology(struct isolation_event *e, struct port *p, bool used_cache)
+{
+        int k;
+
+        if (!used_cache)
+                return;
+        k = event_add_topology(e, p);
+        if (k == -ENOMEM)
+                (void)log_oom();
+        else if (k < 0)
+                log_warning_errno(k, "%s: cannot re-read the dax devices below the port, acting on the %s: %m",
+                                  p->rp.bdf, "recorded list");
+        else if (k > 0)
+                log_notice("%s: event %s: %d dax device(s) appeared after the gate's last look; the actions "
+                           "include them (the event record lists the earlier set)", p->rp.bdf, e->id, k);
 }
 
 static struct policy_fires *manager_policy_fires(struct manager *m, const char *policy)
@@ -509,6 +551,7 @@ static int handle_isolation(struct manager *m, struct port *p, bool drill, const
 {
         _cleanup_(isolation_event_freep) struct isolation_event *e = isolation_event_new();
         struct isolation_event *owned;
+        bool used_dax_cache;
         int k;
 
         if (!e)
@@ -541,6 +584,7 @@ static int handle_isolation(struct manager *m, struct port *p, bool drill, const
         if (drill && e->kind == CXL_ISOLATION_NONE)
                 e->kind = CXL_ISOLATION_MEM_LINK_DOWN;
 
+        used_dax_cache = p->have_dax_cache;
         k = event_fill_topology(e, p);
         if (k == -ENOMEM)
                 return log_oom();
@@ -559,6 +603,7 @@ static int handle_isolation(struct manager *m, struct port *p, bool drill, const
                 if (e->plan[i].result.outcome == ACTION_OUTCOME_SKIPPED)
                         manager_record_action(m, e, i);
         event_log(m, e);
+        event_complete_topology(e, p, used_dax_cache);
 
         k = manager_own_event(m, e);
         if (k < 0)

@@ -12,6 +12,8 @@
 #include "cxl-ti-ops.h"
 #include "log.h"
 #include "port.h"
+#include "strv.h"
+#include "topology.h"
 
 /* How long an operator-requested clear or disarm waits for RP Busy, as the 2025 kernel series did. */
 #define PORT_BUSY_TIMEOUT_USEC (2ULL * 1000000ULL)
@@ -60,8 +62,21 @@ struct port *port_free(struct port *p)
         if (!p)
                 return NULL;
         cxl_rootport_done(&p->rp);
+        strv_free(p->dax_cache);
         free(p);
         return NULL;
+}
+
+void port_update_dax_cache(struct port *p, const struct port_topology *t)
+{
+        _cleanup_strv_free_ char **names = NULL;
+
+        for (size_t i = 0; i < t->n_dax; i++)
+                if (strv_extend(&names, t->dax[i].name) < 0)
+                        return;
+        strv_free(p->dax_cache);
+        p->dax_cache = TAKE_PTR(names);
+        p->have_dax_cache = true;
 }
 
 bool port_is_watchable(const struct port *p)

@@ -56,6 +56,15 @@ struct port {
         struct arming_decision gate;
         /* An operator disarmed the port (D-Bus Disarm): the gate does not re-arm it until Arm clears this. */
         bool operator_disarmed;
+
+        /*
+         * The dax devices below the port at the gate's last topology read (every relevant uevent,
+         * at least every minute). An event is recorded with this list, so the record is durable
+         * without first walking sysfs and every process's maps (milliseconds); the walk follows
+         * right after and adds any device that appeared since, before the actions run.
+         */
+        bool have_dax_cache;
+        char **dax_cache;
 };
 
 /* Take over a discovery result (moved: *rp is zeroed). */
@@ -85,6 +94,9 @@ int port_acknowledge(struct port *p);
 /* Clear isolation (waits for RP Busy like cxl_ti_clear_isolation); never called by the daemon on its own. */
 int port_clear_isolation(struct port *p, uint32_t *ret_status_after);
 int port_arm(struct port *p, const struct cxl_ti_arm_request *req);
+struct port_topology;
+/* Remember the dax device names of a fresh topology read (see dax_cache). Keeps the old list on -ENOMEM. */
+void port_update_dax_cache(struct port *p, const struct port_topology *t);
 int port_disarm(struct port *p);
 
 void port_set_state(struct port *p, enum port_state s);
