@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ struct record {
         char *path;
         int dir_fd;
         int fd;
+        bool torn;              /* a failed write left part of a line that could not be cut off */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct record *, record_free);
@@ -123,25 +125,46 @@ int record_open(const char *state_dir, struct record **ret)
         return 0;
 }
 
+/*
+ * A write cut short (ENOSPC, EIO) must not leave half a line for the next
+ * record to be glued onto, which would cost that record too: cut the file
+ * back to where the line started, or, if even that fails, start the next
+ * line with a newline so only the torn one is lost.
+ */
+static void undo_partial_line(struct record *r, off_t start)
+{
+        if (ftruncate(r->fd, start) < 0)
+                r->torn = true;
+}
+
 static int append_line(struct record *r, const char *json)
 {
         _cleanup_free_ char *line = NULL;
         size_t len, done = 0;
+        struct stat st;
 
-        if (asprintf(&line, "%s\n", json) < 0)
+        if (asprintf(&line, "%s%s\n", r->torn ? "\n" : "", json) < 0)
                 return -ENOMEM;
+        if (fstat(r->fd, &st) < 0)
+                return -errno;
         len = strlen(line);
         while (done < len) {
                 ssize_t n = write(r->fd, line + done, len - done);
                 if (n < 0) {
-                        if (errno == EINTR)
+                        int k = -errno;
+                        if (k == -EINTR)
                                 continue;
-                        return -errno;
+                        if (done > 0)
+                                undo_partial_line(r, st.st_size);
+                        return k;
                 }
-                if (n == 0)
+                if (n == 0) {
+                        undo_partial_line(r, st.st_size);
                         return -EIO;
+                }
                 done += (size_t)n;
         }
+        r->torn = false;
         if (fsync(r->fd) < 0)
                 return -errno;
         if (fsync(r->dir_fd) < 0)

@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -239,6 +241,52 @@ static void test_garbage_lines(void **state)
         isolation_event_free(a);
 }
 
+static void test_cut_short_write_is_undone(void **state)
+{
+        _cleanup_free_ char *dir = make_state_dir(), *path = NULL;
+        struct isolation_event *a = sample_event("0000:0c:00.0", CXL_ISOLATION_MEM_LINK_DOWN);
+        struct isolation_event *b = sample_event("0000:0d:00.0", CXL_ISOLATION_MEM_TIMEOUT);
+        struct isolation_event *c = sample_event("0000:0e:00.0", CXL_ISOLATION_CACHE_TIMEOUT);
+        struct rlimit saved, limit;
+        struct record *r = NULL;
+        struct record_history h;
+        struct stat st;
+
+        assert_true(asprintf(&path, "%s/%s", dir, RECORD_FILE_NAME) > 0);
+        assert_int_equal(record_open(dir, &r), 0);
+        assert_int_equal(record_append_event(r, a), 0);
+        assert_int_equal(stat(path, &st), 0);
+
+        /* The disk "fills" 100 bytes into b's line: the write comes back short, then fails. */
+        signal(SIGXFSZ, SIG_IGN);
+        assert_int_equal(getrlimit(RLIMIT_FSIZE, &saved), 0);
+        limit = saved;
+        limit.rlim_cur = (rlim_t)st.st_size + 100;
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &limit), 0);
+        assert_true(record_append_event(r, b) < 0);
+        assert_int_equal(setrlimit(RLIMIT_FSIZE, &saved), 0);
+        signal(SIGXFSZ, SIG_DFL);
+
+        /* Nothing of b is left behind, so c is a whole line of its own. */
+        struct stat after;
+        assert_int_equal(stat(path, &after), 0);
+        assert_int_equal(after.st_size, st.st_size);
+        assert_int_equal(record_append_event(r, c), 0);
+        record_free(r);
+
+        assert_int_equal(record_load(dir, &h), 0);
+        assert_int_equal(h.n_damaged, 0);
+        assert_int_equal(h.n_events, 2);
+        assert_string_equal(h.events[0]->id, a->id);
+        assert_string_equal(h.events[1]->id, c->id);
+        record_history_done(&h);
+
+        isolation_event_free(a);
+        isolation_event_free(b);
+        isolation_event_free(c);
+        remove_state_dir(dir);
+}
+
 static void test_missing_file_is_empty(void **state)
 {
         _cleanup_free_ char *dir = make_state_dir();
@@ -266,6 +314,7 @@ int main(void)
                 cmocka_unit_test(test_ack_and_last_for_port),
                 cmocka_unit_test(test_damaged_last_line),
                 cmocka_unit_test(test_garbage_lines),
+                cmocka_unit_test(test_cut_short_write_is_undone),
                 cmocka_unit_test(test_missing_file_is_empty),
                 cmocka_unit_test(test_unwritable_dir),
         };
