@@ -17,6 +17,7 @@ import array
 import json
 import mmap
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -360,6 +361,8 @@ class Daemon:
         env.update(self.extra_env)
         argv = [self.binary, "--config", self.config, "--config-dir", self.dropins, "--state-dir", self.state_dir,
                 "--log-target", "journal"] + self.args
+        # CXL_ISOLD_TEST_WRAPPER="valgrind ..." (tests/valgrind/): the daemon runs under it, inside the testbed.
+        argv = shlex.split(os.environ.get("CXL_ISOLD_TEST_WRAPPER", "")) + argv
         cmd = ["unshare", "-m", "--", "sh", "-c", _NAMESPACE_SETUP, "sh"] + self.testbed.wrap(argv)
         self.stderr_file = open(self.stderr_path, "w")
         if journal_stream:
