@@ -839,6 +839,13 @@ static void manager_check_port_kinds(struct manager *m, const struct config *c)
 {
         _cleanup_free_ struct config_port_info *info = calloc(m->n_ports ? m->n_ports : 1, sizeof(*info));
         struct config_diags diags = {};
+        bool any_reset = false;
+
+        /* Only reset needs to know what is below a port; skip the topology walks (sysfs, /proc) otherwise. */
+        for (size_t i = 0; i < c->n_policies && !any_reset; i++)
+                for (size_t j = 0; j < c->policies[i].n_actions; j++)
+                        if (c->policies[i].actions[j] == ACTION_RESET)
+                                any_reset = true;
 
         if (!info) {
                 log_oom();
@@ -852,7 +859,7 @@ static void manager_check_port_kinds(struct manager *m, const struct config *c)
                         .bdf = p->rp.bdf, .host_bridge = p->rp.host_bridge, .serial = p->rp.serial,
                         .kind = PORT_KIND_ANY,
                 };
-                if (port_is_watchable(p) && port_topology_read(p->rp.sysfs_path, &topo) >= 0) {
+                if (any_reset && port_is_watchable(p) && port_topology_read(p->rp.sysfs_path, &topo) >= 0) {
                         if (topo.n_memdevs > 0 || topo.n_dax > 0)
                                 info[i].kind = PORT_KIND_MEMORY;
                         port_topology_done(&topo);
