@@ -103,6 +103,7 @@ timeout=30s
             assert [(s["policy"], s["action"]) for s in ev["plan"]] == \
                 [("hang", "exec"), ("after", "exec"), ("after", "log")], ev["plan"]
             pids = harness.wait_until(lambda: os.path.exists(f"{work}/hang-pids") and
+                                      len(open(f"{work}/hang-pids").read().split()) == 2 and
                                       open(f"{work}/hang-pids").read().split(), what="the hung script to start")
             script_pid, child_pid = int(pids[0]), int(pids[1])
 
@@ -136,7 +137,9 @@ timeout=30s
             # --- a stop in the middle of an action ---
             tb.inject(slow_port, "mem-link-down")
             (slow_ev,) = d.wait_for_event(slow_port)
-            harness.wait_until(lambda: os.path.exists(f"{work}/slow-starts"), what="the slow script to start")
+            # The shell creates the file before it writes the line: wait for the line.
+            harness.wait_until(lambda: os.path.exists(f"{work}/slow-starts") and
+                               "started" in open(f"{work}/slow-starts").read(), what="the slow script to start")
             t1 = time.monotonic()
             assert d.stop() == 0
             assert time.monotonic() - t1 < 5, "stopping waited for the action"
@@ -151,7 +154,8 @@ timeout=30s
             assert not d.events(broken_port)
             assert not d.journal.find(MESSAGE_ID=MESSAGE_ID_ISOLATION_DETECTED)
             with open(f"{work}/slow-starts") as f:
-                assert f.read().count("started") == 2     # interrupted once, resumed once
+                starts = f.read().count("started")
+                assert starts == 2, starts     # interrupted once, resumed once
             with open(f"{work}/slow-done") as f:
                 assert f.read().count("done") == 1
             # The hung event's actions are all done: nothing of it runs again.
