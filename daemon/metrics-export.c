@@ -192,7 +192,7 @@ int metrics_export_new(struct manager *m, struct metrics_export **ret)
                 return -ENOMEM;
         x->manager = m;
         /* Time 0: the first write happens at the loop's first turn, after startup loaded the config. */
-        k = sd_event_add_time(m->event, &x->timer, CLOCK_MONOTONIC, 0, 10 * 1000, on_timer, x);
+        k = sd_event_add_time(m->event, &x->timer, CLOCK_MONOTONIC, 0, METRICS_EXPORT_ACCURACY_USEC, on_timer, x);
         if (k >= 0) {
                 (void)sd_event_source_set_description(x->timer, "metrics");
                 o.userdata = x;

@@ -17,6 +17,8 @@ struct metrics_export;
 
 #define METRICS_EXPORT_MIN_GAP_USEC (250ULL * 1000ULL)
 #define METRICS_EXPORT_REFRESH_USEC (5ULL * 1000000ULL)
+/* Timer slack: lets the refresh share a wake-up with the poll timer instead of adding its own. */
+#define METRICS_EXPORT_ACCURACY_USEC (10ULL * 1000ULL)
 
 /* Register as an observer of m. Call before manager_startup(), so startup's port changes are seen. */
 int metrics_export_new(struct manager *m, struct metrics_export **ret);
