@@ -252,6 +252,16 @@ def main():
 
             leftovers = [n for n in os.listdir(metrics_dir) if n != PROM]
             assert not leftovers, f"temporary files left behind: {leftovers}"
+
+            # A reload moving metrics-dir: the new directory gets the file at once, counters kept.
+            moved = os.path.join(work, "metrics-moved")
+            os.makedirs(moved)
+            d.write_config(config.replace(f"metrics-dir={metrics_dir}", f"metrics-dir={moved}"))
+            d.send_signal(signal.SIGHUP)
+            s = harness.wait_until(lambda: (lambda m: m if m and value(m, "cxl_isold_events_total", port=bdf,
+                                                                        kind="mem-link-down") == 1 else None)(
+                read_metrics(os.path.join(moved, PROM))), timeout=15, what="the metrics file in the new metrics-dir")
+            assert value(s, "cxl_isold_port_isolated", port=bdf) == 1, s
             rc = d.stop()
             assert rc == 0, f"exit status {rc}:\n{d.output()}"
         except BaseException:
