@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # README command (2): install what is missing, build with warnings as errors,
 # run every test tier (unit, integration, qemu), then the whole suite again
-# under ASan+UBSan, then each fuzzer briefly. Prints one closing line
+# under ASan+UBSan, then integration tests with the daemon under valgrind
+# memcheck, then each fuzzer briefly. Prints one closing line
 # "N passed, N failed, N skipped" over everything and exits non-zero on any
 # failure. Knobs for developers: CXL_ISOLD_SKIP_ASAN=1, CXL_ISOLD_SKIP_FUZZ=1,
-# CXL_ISOLD_FUZZ_SECONDS (default 20 per target).
+# CXL_ISOLD_SKIP_VALGRIND=1, CXL_ISOLD_FUZZ_SECONDS (default 20 per target).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -56,6 +57,14 @@ if [ "${CXL_ISOLD_SKIP_ASAN:-0}" != 1 ]; then
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         MESON_TEST_ARGS="--no-suite qemu" \
                 run_phase "asan+ubsan" build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+fi
+
+if [ "${CXL_ISOLD_SKIP_VALGRIND:-0}" != 1 ] && [ -x tests/valgrind/run-integration-valgrind.sh ]; then
+        echo "=== valgrind (integration, daemon under memcheck)"
+        tests/valgrind/run-integration-valgrind.sh build; rc=$?
+        if [ $rc -eq 0 ]; then total_pass=$((total_pass + 1))
+        elif [ $rc -eq 77 ]; then total_skip=$((total_skip + 1))
+        else total_fail=$((total_fail + 1)); failed_phases+=("valgrind"); fi
 fi
 
 if [ "${CXL_ISOLD_SKIP_FUZZ:-0}" != 1 ] && [ -x tests/fuzz/run-fuzzers.sh ]; then
