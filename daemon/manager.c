@@ -152,6 +152,48 @@ static const struct config_policy *policy_by_name(const struct config *c, const 
         return NULL;
 }
 
+/*
+ * Events kept in memory: every one something still refers to, plus the newest finished ones up to
+ * MANAGER_EVENTS_KEPT (for Acknowledge and D-Bus). The record keeps all of them; memory must not grow
+ * with a link that keeps flapping for days.
+ */
+
+static bool manager_event_in_use(const struct manager *m, const struct isolation_event *e)
+{
+        if (isolation_event_next_step(e) < e->n_plan)
+                return true;
+        for (size_t i = 0; i < m->n_ports; i++)
+                if (m->ports[i]->current_event == e)
+                        return true;
+        for (const struct action_job *j = m->queue.head; j; j = j->next)
+                if (j->data == e)
+                        return true;
+        for (size_t i = 0; i < m->n_runs; i++)
+                if (m->runs[i]->event == e)
+                        return true;
+        return false;
+}
+
+void manager_prune_events(struct manager *m)
+{
+        size_t excess, kept = 0;
+
+        if (m->n_events <= MANAGER_EVENTS_KEPT)
+                return;
+        excess = m->n_events - MANAGER_EVENTS_KEPT;
+        for (size_t i = 0; i < m->n_events; i++) {
+                struct isolation_event *e = m->events[i];
+
+                if (excess > 0 && i + 1 < m->n_events && !manager_event_in_use(m, e)) {
+                        isolation_event_free(e);
+                        excess--;
+                        continue;
+                }
+                m->events[kept++] = e;
+        }
+        m->n_events = kept;
+}
+
 static int manager_own_event(struct manager *m, struct isolation_event *e)
 {
         struct isolation_event **l = realloc(m->events, sizeof(*l) * (m->n_events + 1));
@@ -160,6 +202,7 @@ static int manager_own_event(struct manager *m, struct isolation_event *e)
                 return -ENOMEM;
         m->events = l;
         m->events[m->n_events++] = e;
+        manager_prune_events(m);
         return 0;
 }
 

@@ -102,6 +102,13 @@ int manager_startup(struct manager *m);
 int manager_run(struct manager *m);
 
 int manager_add_observer(struct manager *m, const struct manager_observer *o);
+/*
+ * Free the oldest in-memory events nothing refers to (a port's current event, the queue, a running
+ * action, an unfinished plan) until MANAGER_EVENTS_KEPT remain; the newest is always kept. Called
+ * whenever an event is added; exported for its unit test.
+ */
+#define MANAGER_EVENTS_KEPT 256
+void manager_prune_events(struct manager *m);
 /* Tell observers (and STATUS) that p changed: state, armed flag, gate decision. */
 void manager_port_changed(struct manager *m, struct port *p);
 /*
