@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "action.h"
+#include "child-watch.h"
 #include "cleanup.h"
 #include "exec-env.h"
 #include "log.h"
@@ -213,7 +214,7 @@ static _Noreturn void exec_child(const char *path, char **env, int out_fd, int e
 static int exec_start(struct action_run *run)
 {
         _cleanup_strv_free_ char **env = NULL;
-        _cleanup_close_ int pidfd = -1, out_r = -1, out_w = -1, err_r = -1, err_w = -1;
+        _cleanup_close_ int out_r = -1, out_w = -1, err_r = -1, err_w = -1;
         struct exec_state *st;
         int pipe_out[2], pipe_err[2], k;
         pid_t pid;
@@ -259,23 +260,13 @@ static int exec_start(struct action_run *run)
         (void)setpgid(pid, pid);
         st->pid = pid;
 
-        pidfd = pidfd_open(pid, 0);
-        if (pidfd < 0) {
-                k = -errno;
-                (void)kill(-pid, SIGKILL);
-                (void)waitpid(pid, NULL, 0);
-                st->pid = 0;
-                return k;
-        }
-        k = sd_event_add_child_pidfd(run->manager->event, &st->child_source, pidfd, WEXITED, on_child_exit, run);
+        k = child_watch_add(run->manager->event, &st->child_source, pid, on_child_exit, run);
         if (k < 0) {
                 (void)kill(-pid, SIGKILL);
                 (void)waitpid(pid, NULL, 0);
                 st->pid = 0;
                 return k;
         }
-        (void)sd_event_source_set_child_pidfd_own(st->child_source, true);
-        TAKE_FD(pidfd);
 
         st->out.fd = TAKE_FD(out_r);
         st->err.fd = TAKE_FD(err_r);

@@ -93,8 +93,13 @@ static void fence_work(struct action_run *run, pid_t daemon_pid, struct worker_r
                                            dax, signame);
                         continue;
                 }
+                /*
+                 * Pin the process, so the signal cannot hit a new process reusing the pid. Where pidfds
+                 * do not exist (valgrind 3.19 lacks pidfd_open) the re-check below narrows that window
+                 * but plain kill() cannot close it.
+                 */
                 pidfd = pidfd_open(m->pid, 0);
-                if (pidfd < 0) {
+                if (pidfd < 0 && errno != ENOSYS) {
                         worker_detail_item(r, "pid %d (%s) maps %s: exited before the signal", (int)m->pid, m->comm,
                                            dax);
                         continue;
@@ -105,7 +110,7 @@ static void fence_work(struct action_run *run, pid_t daemon_pid, struct worker_r
                                            dax);
                         continue;
                 }
-                if (pidfd_send_signal(pidfd, sig, NULL, 0) < 0) {
+                if ((pidfd >= 0 ? pidfd_send_signal(pidfd, sig, NULL, 0) : kill(m->pid, sig)) < 0) {
                         if (errno == ESRCH) {
                                 worker_detail_item(r, "pid %d (%s) maps %s: exited before the signal", (int)m->pid,
                                                    m->comm, dax);

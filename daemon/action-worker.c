@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "action-worker.h"
+#include "child-watch.h"
 #include "cleanup.h"
 #include "manager.h"
 
@@ -113,7 +114,7 @@ static int on_worker_exit(sd_event_source *s, const siginfo_t *si, void *userdat
 
 int action_worker_start(struct action_run *run, action_worker_fn fn)
 {
-        _cleanup_close_ int pidfd = -1, rfd = -1, wfd = -1;
+        _cleanup_close_ int rfd = -1, wfd = -1;
         struct worker_state *st;
         pid_t daemon_pid = getpid(), pid;
         int p[2], k;
@@ -139,17 +140,10 @@ int action_worker_start(struct action_run *run, action_worker_fn fn)
         }
         st->pid = pid;
 
-        pidfd = pidfd_open(pid, 0);
-        if (pidfd < 0) {
-                k = -errno;
-                goto kill_child;
-        }
-        k = sd_event_add_child_pidfd(run->manager->event, &st->child_source, pidfd, WEXITED, on_worker_exit, run);
+        k = child_watch_add(run->manager->event, &st->child_source, pid, on_worker_exit, run);
         if (k < 0)
                 goto kill_child;
-        (void)sd_event_source_set_child_pidfd_own(st->child_source, true);
         (void)sd_event_source_set_description(st->child_source, "action-worker");
-        TAKE_FD(pidfd);
         st->pipe_fd = TAKE_FD(rfd);
         return 0;
 
