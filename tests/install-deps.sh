@@ -11,9 +11,9 @@ packages=(
         libcxl-dev libdaxctl-dev
         # unit and integration tiers
         libcmocka-dev umockdev libumockdev-dev gir1.2-umockdev-1.0
-        python3 python3-gi python3-dbusmock dbus systemd util-linux pciutils
+        python3 python3-gi python3-dbusmock dbus systemd udev util-linux pciutils
         # docs and install checks
-        scdoc
+        scdoc groff-base
         # QEMU guest tier
         qemu-system-x86 busybox-static cpio kmod ndctl daxctl xz-utils
         # robustness: sanitizers, fuzzers, valgrind
