@@ -52,6 +52,17 @@ def fill(directory):
     return path
 
 
+def wait_plan_done(d, event_id, last_action):
+    """Until the event's last step logged its end: its result's record write was attempted before that.
+
+    Freeing space earlier would let a late action line land after its lost event line (an orphan the next
+    start reports as damaged)."""
+    def done():
+        return [e for e in d.journal.find(CXL_ISOLD_EVENT_ID=event_id, CXL_ISOLD_ACTION=last_action)
+                if any(w in e.get("MESSAGE", "") for w in (": finished", ": failed", ": timed out", ": skipped"))]
+    harness.wait_until(done, timeout=30, what=f"the end of event {event_id}'s {last_action} step")
+
+
 def whole_lines(path):
     """Every line of events.jsonl parses; returns the records. A torn or glued line fails here."""
     out = []
@@ -113,6 +124,8 @@ def main():
             assert logind.method_calls() == [("RebootWithFlags", [0])], logind.method_calls()
             assert event_id not in {r.get("id") for r in whole_lines(d.state_dir + "/events.jsonl")}
 
+            wait_plan_done(d, event_id, "reboot")
+
             # 2. Space is back: recorded again, whole.
             os.unlink(filler)
             tb.inject(p_back, "mem-link-down")
@@ -135,6 +148,7 @@ def main():
                 eid = e["CXL_ISOLD_EVENT_ID"]
                 harness.wait_until(lambda: harness.read_env_files(env_dir).get(eid), timeout=20,
                                    what="the exec policy of an event on the full fs")
+                wait_plan_done(d, eid, "exec")
                 if d.journal.find(MESSAGE_ID=MESSAGE_ID_RECORD_WRITE_FAILED, CXL_ISOLD_EVENT_ID=eid):
                     failed = eid
                     break
