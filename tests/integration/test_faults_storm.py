@@ -15,6 +15,7 @@ each port is reported gone, the daemon stays up and says that nothing is watchab
 
 test-daemon-unwatchable.py covers one port going away among good ones; this adds all of them."""
 
+import json
 import mmap
 import os
 import signal
@@ -49,6 +50,13 @@ def daemon_pid(d):
         if argv and argv[0].endswith(b"/cxl-isold") and d.state_dir.encode() in argv:
             return int(pid)
     return None
+
+
+def sanitized_build(build):
+    """True when meson built this tree with -Db_sanitize (as tests/run-all.sh's second phase does)."""
+    with open(os.path.join(build, "meson-info", "intro-buildoptions.json")) as f:
+        options = json.load(f)
+    return any(o["name"] == "b_sanitize" and o["value"] not in ("none", "") for o in options)
 
 
 def vmrss_kib(pid):
@@ -167,7 +175,13 @@ def main():
             gaps = [b - a for a, b in zip([t0] + stamps, stamps + [t_term])]
             assert max(gaps) < STATUS_GAP_MAX, f"STATUS stalled for {max(gaps):.1f} s during the storm"
             assert t_exit < 15, f"SIGTERM took {t_exit:.1f} s"
-            assert rss_after - rss_before < RSS_MARGIN_KIB, f"RSS grew by {rss_after - rss_before} KiB"
+            if sanitized_build(build):
+                # ASan's quarantine keeps freed memory resident by design (hundreds of MiB in a storm), so
+                # RSS says nothing about the daemon here; the uninstrumented run of this test checks it.
+                print(f"RSS bound not checked: {build} is built with sanitizers "
+                      f"(grew {rss_after - rss_before} KiB)")
+            else:
+                assert rss_after - rss_before < RSS_MARGIN_KIB, f"RSS grew by {rss_after - rss_before} KiB"
 
             # Phase 2: every port reads all-ones while the daemon runs.
             d.start()     # the storm left every status clear
