@@ -177,6 +177,13 @@ class JournalCapture:
     def close(self):
         self.closing = True
         self.thread.join(timeout=2)
+        # Drain what is still queued: the daemon's last message is often sent right before it exits.
+        self.sock.setblocking(False)
+        while True:
+            try:
+                self._receive_one()
+            except (BlockingIOError, OSError):
+                break
         self.sock.close()
 
 
