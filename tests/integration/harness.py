@@ -25,6 +25,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 
@@ -301,6 +302,76 @@ class SimTestbed:
             with mmap.mmap(f.fileno(), 0) as m:
                 (value,) = struct.unpack_from("<I", m, offset)
                 struct.pack_into("<I", m, offset, value | bits)
+
+
+# --- a private system bus ----------------------------------------------------------
+
+class PrivateBus:
+    """A dbus-daemon in directory; policy_include=None makes a bus that lets everyone call anything."""
+
+    def __init__(self, directory, policy_include):
+        os.makedirs(directory, exist_ok=True)
+        os.chmod(directory, 0o755)      # nobody must reach the socket
+        self.socket = os.path.join(directory, "bus")
+        self.address = f"unix:path={self.socket}"
+        conf = os.path.join(directory, "bus.conf")
+        if policy_include:
+            # Debian's system.conf defaults, then ours, as the real system bus includes it.
+            policy = textwrap.dedent(f"""\
+                <policy context="default">
+                  <allow user="*"/>
+                  <deny own="*"/>
+                  <deny send_type="method_call"/>
+                  <allow send_type="signal"/>
+                  <allow send_requested_reply="true" send_type="method_return"/>
+                  <allow send_requested_reply="true" send_type="error"/>
+                  <allow receive_type="method_call"/>
+                  <allow receive_type="method_return"/>
+                  <allow receive_type="error"/>
+                  <allow receive_type="signal"/>
+                  <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
+                  <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
+                </policy>
+                <policy user="root">
+                  <allow own="*"/>
+                </policy>
+                <include>{policy_include}</include>
+                """)
+        else:
+            policy = textwrap.dedent("""\
+                <policy context="default">
+                  <allow user="*"/>
+                  <allow own="*"/>
+                  <allow send_type="method_call"/>
+                  <allow send_type="signal"/>
+                  <allow send_requested_reply="true" send_type="method_return"/>
+                  <allow send_requested_reply="true" send_type="error"/>
+                  <allow receive_type="method_call"/>
+                  <allow receive_type="method_return"/>
+                  <allow receive_type="error"/>
+                  <allow receive_type="signal"/>
+                </policy>
+                """)
+        with open(conf, "w") as f:
+            f.write('<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"\n'
+                    ' "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">\n'
+                    f"<busconfig>\n<type>system</type>\n<listen>{self.address}</listen>\n"
+                    f"<auth>EXTERNAL</auth>\n{policy}</busconfig>\n")
+        self.proc = subprocess.Popen(["dbus-daemon", f"--config-file={conf}", "--nofork", "--nopidfile"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: os.path.exists(self.socket) or self.proc.poll() is not None, 10,
+                           what="dbus-daemon socket")
+        if not os.path.exists(self.socket):
+            raise AssertionError("dbus-daemon did not start: " + self.proc.stderr.read())
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 # --- the daemon -----------------------------------------------------------------

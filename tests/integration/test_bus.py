@@ -56,74 +56,6 @@ def port_path(bdf):
         for i, c in enumerate(bdf))
 
 
-class PrivateBus:
-    """A dbus-daemon in directory; policy_include=None makes a bus that lets everyone call anything."""
-
-    def __init__(self, directory, policy_include):
-        os.makedirs(directory, exist_ok=True)
-        os.chmod(directory, 0o755)      # nobody must reach the socket
-        self.socket = os.path.join(directory, "bus")
-        self.address = f"unix:path={self.socket}"
-        conf = os.path.join(directory, "bus.conf")
-        if policy_include:
-            # Debian's system.conf defaults, then ours, as the real system bus includes it.
-            policy = textwrap.dedent(f"""\
-                <policy context="default">
-                  <allow user="*"/>
-                  <deny own="*"/>
-                  <deny send_type="method_call"/>
-                  <allow send_type="signal"/>
-                  <allow send_requested_reply="true" send_type="method_return"/>
-                  <allow send_requested_reply="true" send_type="error"/>
-                  <allow receive_type="method_call"/>
-                  <allow receive_type="method_return"/>
-                  <allow receive_type="error"/>
-                  <allow receive_type="signal"/>
-                  <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-                  <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Introspectable"/>
-                </policy>
-                <policy user="root">
-                  <allow own="*"/>
-                </policy>
-                <include>{policy_include}</include>
-                """)
-        else:
-            policy = textwrap.dedent("""\
-                <policy context="default">
-                  <allow user="*"/>
-                  <allow own="*"/>
-                  <allow send_type="method_call"/>
-                  <allow send_type="signal"/>
-                  <allow send_requested_reply="true" send_type="method_return"/>
-                  <allow send_requested_reply="true" send_type="error"/>
-                  <allow receive_type="method_call"/>
-                  <allow receive_type="method_return"/>
-                  <allow receive_type="error"/>
-                  <allow receive_type="signal"/>
-                </policy>
-                """)
-        with open(conf, "w") as f:
-            f.write('<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"\n'
-                    ' "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">\n'
-                    f"<busconfig>\n<type>system</type>\n<listen>{self.address}</listen>\n"
-                    f"<auth>EXTERNAL</auth>\n{policy}</busconfig>\n")
-        self.proc = subprocess.Popen(["dbus-daemon", f"--config-file={conf}", "--nofork", "--nopidfile"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        harness.wait_until(lambda: os.path.exists(self.socket) or self.proc.poll() is not None, 10,
-                           what="dbus-daemon socket")
-        if not os.path.exists(self.socket):
-            raise AssertionError("dbus-daemon did not start: " + self.proc.stderr.read())
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
 class Client:
     def __init__(self, build, bus):
         self.ctl_binary = os.path.join(build, "daemon", "cxl-isolctl")
@@ -415,7 +347,7 @@ def main():
             action=exec
             exec={script}
             """)
-        bus = PrivateBus(os.path.join(work, "bus"), POLICY_FILE)
+        bus = harness.PrivateBus(os.path.join(work, "bus"), POLICY_FILE)
         daemon = None
         try:
             c = Client(build, bus)
@@ -464,7 +396,7 @@ def main():
             bus.stop()
 
             # The daemon's own uid check, on a bus whose policy lets everyone call everything.
-            bus = PrivateBus(os.path.join(work, "openbus"), None)
+            bus = harness.PrivateBus(os.path.join(work, "openbus"), None)
             c = Client(build, bus)
             # A record whose last event is from another boot: PreviousBootIsolation names it.
             first = daemon.events(tb.ports[0])[0]

@@ -32,8 +32,9 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 import xml.etree.ElementTree as ET
+
+import harness  # noqa: E402  (tests/integration/, next to this file)
 
 BUS_NAME = "org.cxlisold.CxlIsol1"
 MANAGER_PATH = "/org/cxlisold/CxlIsol1"
@@ -265,47 +266,16 @@ def check_dbus_policy_runtime(policy_path):
         report(None, "D-Bus policy on a private bus", f"{sys.executable} lacks python3-gi")
         return
     tmp = tempfile.mkdtemp(prefix="cxl-isold-bus-")
-    os.chmod(tmp, 0o755)        # the unprivileged client must reach the socket
-    sock = os.path.join(tmp, "bus")
-    address = f"unix:path={sock}"
-    conf = os.path.join(tmp, "bus.conf")
-    # The default policy of Debian's system.conf, then ours, as the system bus includes it.
-    with open(conf, "w") as f:
-        f.write(textwrap.dedent(f"""\
-            <!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
-             "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-            <busconfig>
-              <type>system</type>
-              <listen>{address}</listen>
-              <auth>EXTERNAL</auth>
-              <policy context="default">
-                <allow user="*"/>
-                <deny own="*"/>
-                <deny send_type="method_call"/>
-                <allow send_type="signal"/>
-                <allow send_requested_reply="true" send_type="method_return"/>
-                <allow send_requested_reply="true" send_type="error"/>
-                <allow receive_type="method_call"/>
-                <allow receive_type="method_return"/>
-                <allow receive_type="error"/>
-                <allow receive_type="signal"/>
-                <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus"/>
-              </policy>
-              <include>{policy_path}</include>
-            </busconfig>
-            """))
     procs = []
+    bus = None
     try:
-        bus = subprocess.Popen(["dbus-daemon", f"--config-file={conf}", "--nofork", "--nopidfile"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        procs.append(bus)
-        for _ in range(100):
-            if os.path.exists(sock) or bus.poll() is not None:
-                break
-            time.sleep(0.05)
-        if not os.path.exists(sock):
-            report(False, "private dbus-daemon starts with the policy", bus.stderr.read() if bus.poll() else "")
+        # Debian's system.conf defaults, then the installed policy, as the system bus includes it.
+        try:
+            bus = harness.PrivateBus(tmp, policy_path)
+        except AssertionError as e:
+            report(False, "private dbus-daemon starts with the policy", str(e))
             return
+        address = bus.address
         owner = subprocess.Popen([sys.executable, "-c", OWNER, address, BUS_NAME],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         procs.append(owner)
@@ -347,6 +317,8 @@ def check_dbus_policy_runtime(policy_path):
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+        if bus:
+            bus.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
