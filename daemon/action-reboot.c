@@ -201,6 +201,11 @@ static int request_reboot(struct action_run *run)
                                go ? "rebooting anyway (reboot-on-record-failure=yes), a daemon restart "
                                     "before the reboot could request it again" :
                                     "not rebooting (reboot-on-record-failure=no)");
+                /* The kernel log may outlive the reboot (pstore, netconsole) where the journal does not. */
+                log_kmsg(LOG_ERR, "cannot record the reboot intent of CXL isolation event %s on %s: %s; %s",
+                         run->event->id, run->event->port, strerror(-k),
+                         go ? "rebooting anyway (reboot-on-record-failure=yes)" :
+                              "not rebooting (reboot-on-record-failure=no)");
                 if (!go)
                         return k;
                 if (asprintf(&n, "%s; intent NOT recorded (%s)", st->notes ?: "", strerror(-k)) >= 0) {
