@@ -14,6 +14,7 @@ sockets. Tests that cannot run call skip() (exit 77 with one line).
 """
 
 import array
+import errno
 import json
 import mmap
 import os
@@ -385,6 +386,54 @@ mount --bind "$CXL_TEST_JOURNAL_DIR" /run/systemd/journal
 unset CXL_TEST_JOURNAL_DIR
 exec "$@"
 """
+
+
+class KernelLog:
+    """The real kernel log (/dev/kmsg) from now on: what the daemon writes there is read back as the kernel
+    holds it. unavailable says why it cannot be read (no /dev/kmsg in a container, say), else None."""
+
+    def __init__(self):
+        self.fd = None
+        self.unavailable = None
+        try:
+            self.fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            os.lseek(self.fd, 0, os.SEEK_END)
+        except OSError as e:
+            self.unavailable = f"/dev/kmsg cannot be read: {e.strerror}"
+            if self.fd is not None:
+                os.close(self.fd)
+                self.fd = None
+        self.records = []
+
+    def _drain(self):
+        while True:
+            try:
+                raw = os.read(self.fd, 8192)
+            except BlockingIOError:
+                return
+            except OSError as e:
+                if e.errno == errno.EPIPE:     # overwritten while we read: go on with what is left
+                    continue
+                raise
+            if not raw:
+                return
+            # "PRIO_FACILITY,SEQ,USEC,FLAGS;message\n continuation lines"
+            head, _, rest = raw.decode(errors="replace").partition(";")
+            fields = head.split(",")
+            self.records.append({"priority": int(fields[0]) & 7, "facility": int(fields[0]) >> 3,
+                                 "message": rest.split("\n", 1)[0]})
+
+    def wait_for(self, *substrings, timeout=10.0):
+        """The records holding every one of substrings, waited for."""
+        def found():
+            self._drain()
+            return [r for r in self.records if all(s in r["message"] for s in substrings)]
+        return wait_until(found, timeout=timeout, what=f"a kernel log record with {substrings}")
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def run_with_journal(journal, argv, env=None, timeout=30):

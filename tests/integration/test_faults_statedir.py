@@ -3,7 +3,8 @@
 """The state directory fills up while the daemon runs (a 64 KiB tmpfs, filled to the last page).
 
 An isolation then cannot be recorded, and still: the event reaches the journal at crit level with
-its id, the record failure is logged at error level with the same id, the exec policy runs with the
+its id, the record failure is logged at error level with the same id in the journal and in the real
+kernel log (/dev/kmsg; where it cannot be read the rest is checked and the test exits 77 saying so), the exec policy runs with the
 event's environment, and the reboot policy asks (mock) logind exactly once (reboot-on-record-failure
 defaults to yes). Once space is back, later events are recorded again, and every line of
 events.jsonl is whole JSON: a write cut short by ENOSPC must not glue the next record onto a torn
@@ -107,8 +108,9 @@ def main():
             d.start()
             assert os.path.exists(os.path.join(state, "events.jsonl")), "the record was not opened"
             filler = fill(state)
+            kmsg = harness.KernelLog()
 
-            # 1. Full: journal, error-level record failure, exec and reboot all the same.
+            # 1. Full: journal, error-level record failure, kernel log, exec and reboot all the same.
             tb.inject(p_full, "mem-link-down")
             (detected,) = d.journal.wait_for(MESSAGE_ID=MESSAGE_ID_ISOLATION_DETECTED, CXL_ISOLD_PORT=p_full)
             assert detected["PRIORITY"] == "2", detected
@@ -117,6 +119,11 @@ def main():
             failures = d.journal.wait_for(MESSAGE_ID=MESSAGE_ID_RECORD_WRITE_FAILED, CXL_ISOLD_EVENT_ID=event_id)
             assert all(f["PRIORITY"] == "3" for f in failures), failures
             assert any("No space left on device" in f["MESSAGE"] for f in failures), [f["MESSAGE"] for f in failures]
+            if kmsg.fd is not None:
+                (rec, *_) = kmsg.wait_for("cxl-isold[", f"CXL isolation event {event_id} on {p_full}",
+                                          "No space left on device")
+                assert rec["priority"] == 3, rec
+            kmsg.close()
             runs = harness.wait_until(lambda: harness.read_env_files(env_dir).get(event_id) if os.path.isdir(env_dir)
                                       else None, timeout=20, what="the exec policy despite the full state dir")
             assert len(runs) == 1 and runs[0]["CXL_ISOLD_PORT"] == p_full, runs
@@ -186,7 +193,10 @@ def main():
             d.cleanup()
             logind.close()
             subprocess.run(["umount", "-l", state])
-    print("ok: full state dir: journal crit + record failure err, exec and reboot ran; record stays whole")
+    if kmsg.unavailable:
+        harness.skip(f"all checked but the kernel log: {kmsg.unavailable}")
+    print("ok: full state dir: journal crit + record failure err (journal and kernel log), exec and reboot ran; "
+          "record stays whole")
 
 
 if __name__ == "__main__":
