@@ -21,7 +21,7 @@ fi
 if [ ${#tests[@]} -eq 0 ]; then
         tests=(test_metrics.py test_sources.py test_arming.py test-daemon-cli.py
                test-daemon-isolation.py test-daemon-exec.py test-daemon-reload.py test-daemon-unwatchable.py
-               test_actions_devdax.py test_actions_reboot.py test_faults_statedir.py)
+               test_actions_devdax.py test_actions_reboot.py test_faults_statedir.py test_faults_statedir_ro.py)
 fi
 if nm "$build/daemon/cxl-isold" 2>/dev/null | grep -q __asan_init; then
         echo "$build is an ASan build; valgrind needs an uninstrumented one" >&2
