@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * events.jsonl: the only state that survives a restart or a reboot. Lines are
- * written whole with O_APPEND and made durable (fsync of the file, then of
- * the directory, so a freshly created file is not lost with its directory
- * entry) before the caller goes on to log or act.
+ * written whole with O_APPEND and made durable before the caller goes on to
+ * log or act: fsync of the file for every line (its data and size), and of
+ * the directory once per open, so that a freshly created file is not lost
+ * with its directory entry. Later lines change nothing in the directory, and
+ * another fsync of it would only add to every event's latency.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +29,7 @@ struct record {
         int dir_fd;
         int fd;
         bool torn;              /* a failed write left part of a line that could not be cut off */
+        bool dir_synced;        /* the directory was fsynced since the file was opened (maybe created) */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct record *, record_free);
@@ -120,6 +123,8 @@ int record_open(const char *state_dir, struct record **ret)
         k = terminate_torn_line(r->fd);
         if (k < 0)
                 return k;
+        /* Now, not at the first event: O_CREAT may just have made the entry. A failure is retried there. */
+        r->dir_synced = fsync(r->dir_fd) >= 0;
 
         *ret = TAKE_PTR(r);
         return 0;
@@ -167,8 +172,11 @@ static int append_line(struct record *r, const char *json)
         r->torn = false;
         if (fsync(r->fd) < 0)
                 return -errno;
-        if (fsync(r->dir_fd) < 0)
-                return -errno;
+        if (!r->dir_synced) {
+                if (fsync(r->dir_fd) < 0)
+                        return -errno;
+                r->dir_synced = true;
+        }
         return 0;
 }
 

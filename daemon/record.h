@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * The durable event record: <statedir>/events.jsonl, one JSON object per
- * line, append-only, each line fsync'ed with its directory before anyone is
- * told about it. Line types:
+ * line, append-only, each line fsync'ed before anyone is told about it (the
+ * directory once per open, for the file's own entry). Line types:
  *   {"type":"event", "id", "port", "host_bridge", "kind" (mem-link-down ...),
  *    "status"/"control"/"capability" ("0x%08x") with "*_decoded" objects,
  *    "ras" (null, or ue/ce status, mask, severity, cap_control,
@@ -34,7 +34,7 @@ int record_open(const char *state_dir, struct record **ret);
 struct record *record_free(struct record *r);
 const char *record_path(const struct record *r);
 
-/* Each append writes one line and fsyncs the file and the directory. */
+/* Each append writes one line and fsyncs the file (and the directory, if that did not succeed yet). */
 int record_append_event(struct record *r, const struct isolation_event *e);
 int record_append_action(struct record *r, const struct isolation_event *e, size_t index);
 int record_append_ack(struct record *r, const char *event_id, uint64_t realtime_usec, const char *by);
