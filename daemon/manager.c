@@ -1196,7 +1196,11 @@ int manager_new(const struct manager_options *opts, struct manager **ret)
         if (!m)
                 return -ENOMEM;
         m->options = *opts;
-        k = sd_event_default(&m->event);
+        /*
+         * Not sd_event_default(): a default loop checks on every iteration that it runs in its own
+         * thread, with a gettid() system call each time; we have one loop and one thread.
+         */
+        k = sd_event_new(&m->event);
         if (k < 0)
                 return k;
         if ((k = sd_event_add_signal(m->event, &m->sigterm_source, SIGTERM, on_terminate, m)) < 0 ||

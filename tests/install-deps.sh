@@ -18,6 +18,8 @@ packages=(
         qemu-system-x86 busybox-static cpio kmod ndctl daxctl xz-utils
         # robustness: sanitizers, fuzzers, valgrind
         clang libclang-rt-14-dev valgrind
+        # idle test (system calls per poll tick)
+        strace
 )
 
 missing=()

@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""What the idle daemon does per poll tick, counted (never timed): strace follows the running daemon for
+a few seconds, nothing happening, and every system call it makes is counted by name.
+
+Per tick the daemon may wake from epoll_wait, read the poll timer's timerfd and re-arm it: three calls,
+the same at any port count (a status read is a load from the mapped BAR, no system call). umockdev's
+preload library wraps read() with two rt_sigprocmask calls; those belong to the simulation, not to the
+daemon, and are left out of the count. The figures (CPU per tick against a bare timerfd loop) are
+bench/bench.py idle's business."""
+
+import collections
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+N_PORTS = 8
+POLL_MS = 50
+TRACE_S = 2.0
+PER_TICK = {"epoll_wait", "read", "timerfd_settime"}
+PRELOAD_ONLY = {"rt_sigprocmask"}
+SYSCALL = re.compile(r"^(?:\d+ +)?([a-z_0-9]+)\(")
+
+
+def count_syscalls(pid, seconds, out_path):
+    """System calls of pid over `seconds`, by name (calls that were already running when strace attached
+    are not counted: their start was not seen)."""
+    p = subprocess.Popen(["strace", "-f", "-qq", "-o", out_path, "-p", str(pid)], stderr=subprocess.PIPE, text=True)
+    time.sleep(seconds)
+    p.send_signal(2)
+    _, err = p.communicate(timeout=30)
+    counts = collections.Counter()
+    with open(out_path) as f:
+        for line in f:
+            m = SYSCALL.match(line)
+            if m:
+                counts[m.group(1)] += 1
+    if not counts:
+        raise AssertionError(f"strace saw nothing: {err}")
+    return counts
+
+
+def syscalls_per_tick_test(build, work):
+    tb = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=N_PORTS)
+    d = harness.Daemon(build, tb, work, f"[daemon]\npoll-interval = {POLL_MS}ms\n")
+    try:
+        d.start()
+        d.notify.wait_for("STATUS", lambda v: v.startswith(f"Watching {N_PORTS} of {N_PORTS}"))
+        time.sleep(0.5)
+        counts = count_syscalls(d.proc.pid, TRACE_S, os.path.join(work, "strace.txt"))
+        ticks = counts["timerfd_settime"]
+        # A window with (almost) no ticks would prove nothing; 2 s at 50 ms is 40, even on a loaded machine
+        # strace lets through far more than 10.
+        assert ticks >= 10, f"only {ticks} poll ticks in {TRACE_S} s: {dict(counts)}"
+        assert counts["gettid"] == 0, f"gettid() on the idle path: {dict(counts)}"
+        others = {k: v for k, v in counts.items() if k not in PER_TICK | PRELOAD_ONLY}
+        assert not others, f"system calls besides the poll timer's while idle: {others} over {ticks} ticks"
+        # Reading N ports costs no system call: one timerfd read per tick, whatever the port count.
+        for name in PER_TICK:
+            assert counts[name] <= ticks + 1, f"{counts[name]} {name} for {ticks} ticks: {dict(counts)}"
+        rc = d.stop()
+        assert rc == 0, f"exit status {rc}"
+        return ticks, counts
+    except BaseException:
+        print(d.output() if d.n_starts else "", file=sys.stderr)
+        raise
+    finally:
+        d.cleanup()
+
+
+def main():
+    build = harness.build_dir_from_argv()
+    harness.check_environment()
+    if os.environ.get("CXL_ISOLD_TEST_WRAPPER"):
+        harness.skip("the daemon runs under a wrapper (valgrind): its system calls are the wrapper's")
+    if not shutil.which("strace"):
+        harness.skip("strace is not installed (tests/install-deps.sh installs it)")
+    with harness.Workdir() as work:
+        ticks, counts = syscalls_per_tick_test(build, work)
+    print(f"ok: {ticks} idle ticks at {N_PORTS} ports, system calls {dict(counts)}; "
+          f"epoll_wait, timerfd read and re-arm per tick, none per port, no gettid")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
