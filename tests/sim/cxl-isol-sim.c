@@ -29,6 +29,7 @@
 #include "sim-kernel.h"
 #include "sim-sysfs.h"
 #include "sim-uevent.h"
+#include "sim-uio.h"
 
 #ifndef UMOCKDEV_PRELOAD
 #define UMOCKDEV_PRELOAD "libumockdev-preload.so.0"
@@ -48,6 +49,7 @@ static void usage(FILE *f)
               "         N <= 256 (16 per PCI domain), K <= 4 regions with a dax device each per port\n"
               "         OPT: no-ti no-mem-isolation no-interrupt msgnum=0|1 config-64 no-resource bir1\n"
               "              offset=HEX mem=devdax|system-ram|none\n"
+              "              uio (a function DDDD:BB+1:00.1 below the port, bound to uio_pci_generic)\n"
               "  run [--testbed DIR] [--kernel] -- CMD [ARGS...]\n"
               "         run CMD with the testbed as /sys; with --kernel, writes to dax bind/unbind and\n"
               "         memoryN/state act synchronously as in the kernel\n"
@@ -56,9 +58,11 @@ static void usage(FILE *f)
               "\n"
               "Hardware side (the port itself):\n"
               "  inject --port BDF --kind mem-link-down|mem-timeout|cache-link-down|cache-timeout\n"
-              "         [--uevents] [--busy-ms N]   (--busy-ms: RP Busy held N ms after isolating)\n"
+              "         [--uevents] [--busy-ms N] [--irq]   (--busy-ms: RP Busy held N ms after isolating)\n"
+              "         --irq: then the function below the port (--port-opt I:uio) raises its interrupt\n"
               "         --uevents: then the kernel's failed AER recovery (BEGIN_RECOVERY on the\n"
               "         memory device, FAILED_RECOVERY on the root port)\n"
+              "  irq    --port BDF                        the uio function below the port raises its interrupt\n"
               "  busy   --port BDF (--ms N | --on | --off)   RP Busy held N ms, or set/cleared\n"
               "  gone   --port BDF                        config and registers read all-ones\n"
               "  truncate --port BDF                      BAR file truncated: mappers get SIGBUS\n"
@@ -79,7 +83,8 @@ static void usage(FILE *f)
               "         stay in the foreground and act on writes to dax driver bind/unbind files and\n"
               "         memoryN/state as the kernel would (prints \"ready\" once watching)\n"
               "\n"
-              "Exit status: 0 done, 1 failed, 2 usage, 3 clear: not isolated, 4 clear: RP Busy timeout.\n",
+              "Exit status: 0 done, 1 failed, 2 usage, 3 clear: not isolated, 4 clear: RP Busy timeout;\n"
+              "irq and inject --irq: 3 INTx still masked (not delivered), 4 no process has /dev/uioN open.\n",
               f);
 }
 
@@ -142,6 +147,8 @@ static int apply_port_opt(struct sim_host_spec *spec, const char *arg)
                         p->mem = SIM_MEM_SYSTEM_RAM;
                 else if (strcmp(o, "mem=none") == 0)
                         p->mem = SIM_MEM_NONE;
+                else if (strcmp(o, "uio") == 0)
+                        p->uio = true;
                 else
                         return -EINVAL;
         }
@@ -387,6 +394,7 @@ static int parse_kind(const char *s, enum regmodel_isolation *ret)
 struct inject_args {
         const char *kind;
         bool uevents;
+        bool irq;
         long busy_ms;
 };
 
@@ -400,6 +408,32 @@ static void take_inject(int c, const char *arg, void *ud)
                 a->uevents = true;
         else if (c == 'b')
                 a->busy_ms = strtol(arg, NULL, 10);
+        else if (c == 'i')
+                a->irq = true;
+}
+
+/* The interrupt of the uio function below port `index`; the exit status of `irq` (README). */
+static int fire_irq(const char *tb, const char *bdf, unsigned index)
+{
+        struct sim_port_layout l;
+        uint32_t count = 0;
+        int r;
+
+        sim_port_layout(index, &l);
+        r = sim_uio_fire(tb, &l, &count);
+        if (r == -EAGAIN) {
+                printf("%s: interrupt of %s not delivered: INTx is masked (not unmasked since the last one)\n", bdf,
+                       l.uio_bdf);
+                return 3;
+        }
+        if (r == -ENXIO) {
+                printf("%s: interrupt of %s counted, but no process has /dev/%s open\n", bdf, l.uio_bdf, l.uio_name);
+                return 4;
+        }
+        if (r < 0)
+                return fail(r, l.uio_bdf);
+        printf("%s: interrupt of %s delivered (/dev/%s count %" PRIu32 ")\n", bdf, l.uio_bdf, l.uio_name, count);
+        return 0;
 }
 
 static int send_uevent(const char *tb, const char *devpath, const char *action, const char *subsystem,
@@ -426,6 +460,7 @@ static int cmd_inject(int argc, char **argv)
                 { "kind", required_argument, NULL, 'k' },
                 { "uevents", no_argument, NULL, 'u' },
                 { "busy-ms", required_argument, NULL, 'b' },
+                { "irq", no_argument, NULL, 'i' },
         };
         struct inject_args a = {};
         const char *bdf = port_arg(argc, argv, extra, ELEMENTSOF(extra), take_inject, &a), *kind_s = a.kind;
@@ -475,6 +510,14 @@ static int cmd_inject(int argc, char **argv)
                 port_regs_done(&p);
                 return r;
         }
+        /* The function signals after the port isolated: whoever reads the status then sees it set. */
+        if (a.irq && isolated && (!p.rec.spec.uio || (r = fire_irq(tb, bdf, p.rec.index)) != 0)) {
+                if (!p.rec.spec.uio)
+                        fprintf(stderr, "cxl-isol-sim inject: %s has no uio function (--port-opt I:uio)\n", bdf);
+                port_regs_done(&p);
+                return p.rec.spec.uio ? r : 1;
+        }
+        fflush(stdout);
         if (isolated && a.busy_ms > 0) {
                 /* the port drains what was in flight before it lets software end isolation */
                 struct timespec ts = { .tv_sec = a.busy_ms / 1000, .tv_nsec = (a.busy_ms % 1000) * 1000000L };
@@ -484,6 +527,27 @@ static int cmd_inject(int argc, char **argv)
         }
         port_regs_done(&p);
         return 0;
+}
+
+static int cmd_irq(int argc, char **argv)
+{
+        const char *bdf = port_arg(argc, argv, NULL, 0, NULL, NULL);
+        const char *tb = testbed();
+        struct sim_port_record rec;
+        int r;
+
+        if (!bdf || !tb) {
+                fprintf(stderr, "cxl-isol-sim irq: need a testbed and --port BDF\n");
+                return 2;
+        }
+        r = sim_port_lookup(tb, bdf, &rec);
+        if (r < 0)
+                return fail(r, bdf);
+        if (!rec.spec.uio) {
+                fprintf(stderr, "cxl-isol-sim irq: %s has no uio function (--port-opt I:uio)\n", bdf);
+                return 1;
+        }
+        return fire_irq(tb, bdf, rec.index);
 }
 
 struct busy_args {
@@ -981,6 +1045,8 @@ int main(int argc, char **argv)
                 return cmd_env();
         if (strcmp(cmd, "inject") == 0)
                 return cmd_inject(argc, argv);
+        if (strcmp(cmd, "irq") == 0)
+                return cmd_irq(argc, argv);
         if (strcmp(cmd, "busy") == 0)
                 return cmd_busy(argc, argv);
         if (strcmp(cmd, "gone") == 0)

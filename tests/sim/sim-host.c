@@ -18,6 +18,7 @@
 #include "cleanup.h"
 #include "sim-host.h"
 #include "sim-sysfs.h"
+#include "sim-uio.h"
 
 #define CXL_ACPI        "/sys/devices/platform/ACPI0017:00"
 #define CXL_ROOT        CXL_ACPI "/root0"
@@ -55,6 +56,9 @@ void sim_port_layout(unsigned index, struct sim_port_layout *ret)
         snprintf(l.slot, sizeof(l.slot), "%u", l.domain * 256 + l.secondary);
         snprintf(l.sysfs, sizeof(l.sysfs), "/sys/devices/%s/%s", l.host_bridge, l.bdf);
         snprintf(l.ep_sysfs, sizeof(l.ep_sysfs), "%s/%s", l.sysfs, l.ep_bdf);
+        snprintf(l.uio_bdf, sizeof(l.uio_bdf), "%04x:%02x:00.1", l.domain, l.secondary);
+        snprintf(l.uio_sysfs, sizeof(l.uio_sysfs), "%s/%s", l.sysfs, l.uio_bdf);
+        snprintf(l.uio_name, sizeof(l.uio_name), "uio%u", index);
         /*
          * BARs and bridge windows stay below 4 GiB (bir1 makes a 32-bit BAR, and the
          * non-prefetchable window is 32-bit): ports 0..15 at 0xf0000000 as always,
@@ -263,11 +267,11 @@ static int write_port_record(const char *root, const struct sim_port_layout *l, 
         return sim_write_text(root, path,
                               "index=%u\nbir=%u\noffset=0x%" PRIx64 "\nconfig_truncated=%d\nresource_missing=%d\n"
                               "ti=%d\nmem_isolation=%d\ncache_isolation=%d\ninterrupt=%d\nmsgnum=%u\nerrcor=%d\n"
-                              "ranges=%u\nserial=0x%" PRIx64 "\nresource=%s/resource%u\nconfig=%s/config\n",
+                              "ranges=%u\nserial=0x%" PRIx64 "\nresource=%s/resource%u\nconfig=%s/config\nuio=%d\n",
                               l->index, s->regs.bir, s->regs.block_offset, s->config_truncated, s->resource_missing,
                               s->regs.ti, s->regs.mem_isolation, s->regs.cache_isolation, s->regs.interrupt,
                               s->regs.interrupt_msgnum, s->regs.errcor_signaling, s->regs.mem_timeout_ranges,
-                              s->regs.serial, l->sysfs, s->regs.bir, l->sysfs);
+                              s->regs.serial, l->sysfs, s->regs.bir, l->sysfs, s->uio);
 }
 
 /*
@@ -358,6 +362,26 @@ static int create_memdev_function(const char *root, const struct sim_port_layout
         res[0] = (struct resource_line) { l->ep_bar_address, l->ep_bar_address + 0x1ffff,
                                           RES_MEM | RES_MEM_64 | RES_SIZEALIGN };
         return write_resource_file(root, l->ep_sysfs, res, ELEMENTSOF(res));
+}
+
+/* A function that signals with INTx, bound to uio_pci_generic, next to the memdev (sim-uio.h). */
+static int create_irq_function(const char *root, const struct sim_port_layout *l)
+{
+        uint8_t cfg[PCI_CFG_SIZE_PCI];
+        struct resource_line res[13] = {};
+        uint64_t bar = l->ep_bar_address + 0x80000;     /* inside the port's window, above the memdev's BAR */
+        unsigned irq = 100 + l->index % 100;
+        uint8_t bar0[4096] = {};
+        char path[320];
+
+        TRY(sim_irq_function_config_build(bar, (uint8_t)irq, cfg));
+        TRY(add_pci_function(root, l->uio_sysfs, l->uio_bdf, SIM_IRQ_FN_VENDOR, SIM_IRQ_FN_DEVICE, SIM_IRQ_FN_CLASS,
+                             "uio_pci_generic", cfg, sizeof(cfg), irq));
+        res[0] = (struct resource_line) { bar, bar + sizeof(bar0) - 1, RES_MEM | RES_SIZEALIGN };
+        TRY(write_resource_file(root, l->uio_sysfs, res, ELEMENTSOF(res)));
+        snprintf(path, sizeof(path), "%s/resource0", l->uio_sysfs);
+        TRY(sim_write_file(root, path, bar0, sizeof(bar0)));
+        return sim_uio_create(root, l);
 }
 
 /*
@@ -645,6 +669,8 @@ int sim_host_create(const char *root, const struct sim_host_spec *spec)
                 sim_port_layout(i, &l);
                 TRY(create_rootport(root, &l, &spec->port[i]));
                 TRY(create_memdev_function(root, &l, &spec->port[i]));
+                if (spec->port[i].uio)
+                        TRY(create_irq_function(root, &l));
                 TRY(create_cxl_port(root, &l, &spec->port[i], n_regions));
         }
         return sim_write_text(root, "/sim/seqnum", "1\n");
@@ -704,6 +730,7 @@ int sim_port_lookup(const char *root, const char *bdf, struct sim_port_record *r
                 { "cache_isolation", offsetof(struct sim_port_spec, regs.cache_isolation) },
                 { "interrupt", offsetof(struct sim_port_spec, regs.interrupt) },
                 { "errcor", offsetof(struct sim_port_spec, regs.errcor_signaling) },
+                { "uio", offsetof(struct sim_port_spec, uio) },
         };
         for (size_t i = 0; i < ELEMENTSOF(flags); i++) {
                 TRY(record_value(text, flags[i].key, v, sizeof(v)));

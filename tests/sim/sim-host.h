@@ -35,6 +35,7 @@ struct sim_port_spec {
         bool config_truncated;  /* config reads 64 bytes, as for an unprivileged reader */
         bool resource_missing;  /* no resource<BIR> file */
         enum sim_mem_mode mem;
+        bool uio;               /* a function below the port bound to uio_pci_generic (sim-uio.h) */
 };
 
 struct sim_host_spec {
@@ -52,6 +53,10 @@ struct sim_port_layout {
         char slot[16];                  /* /sys/bus/pci/slots/<slot>: the secondary bus in domain 0 */
         char sysfs[128];                /* "/sys/devices/pci0000:0c/0000:0c:00.0" */
         char ep_sysfs[160];
+        /* the function that signals with an interrupt when the port has one (--port-opt I:uio): dev 0, fn 1 */
+        char uio_bdf[16];
+        char uio_sysfs[192];
+        char uio_name[16];              /* "uio<index>": its /sys/class/uio and /dev name */
         uint64_t bar_address, ep_bar_address;
         uint64_t hpa_base;              /* start of this port's CXL window and region */
         unsigned node;                  /* NUMA node of its memory */

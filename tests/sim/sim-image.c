@@ -275,3 +275,21 @@ int sim_memdev_config_build(uint64_t bar_address, uint64_t serial, uint8_t ret_c
         memcpy(ret_cfg, cfg, sizeof(cfg));
         return 0;
 }
+
+int sim_irq_function_config_build(uint64_t bar_address, uint8_t irq_line, uint8_t ret_cfg[PCI_CFG_SIZE_PCI])
+{
+        uint8_t cfg[PCI_CFG_SIZE_PCI] = {};
+
+        if (bar_address > UINT32_MAX || bar_address % 4096)
+                return -EINVAL;
+        put16(cfg, 0x00, SIM_IRQ_FN_VENDOR);
+        put16(cfg, 0x02, SIM_IRQ_FN_DEVICE);
+        put16(cfg, 0x04, 0x0002);               /* memory decoding; INTx enabled (command bit 10 clear) */
+        put32(cfg, 0x08, SIM_IRQ_FN_CLASS << 8 | 0x10);
+        put32(cfg, 0x10, (uint32_t)bar_address);        /* BAR0: 32-bit memory */
+        put16(cfg, 0x2c, SIM_IRQ_FN_VENDOR);
+        put8(cfg, 0x3c, irq_line);
+        put8(cfg, 0x3d, 0x01);                  /* INTA# */
+        memcpy(ret_cfg, cfg, sizeof(cfg));
+        return 0;
+}

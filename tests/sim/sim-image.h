@@ -19,6 +19,9 @@
 #define SIM_EP_DEVICE           0x0d93u
 #define SIM_EP_CLASS            0x050210u       /* memory controller, CXL, CXL.mem device */
 #define SIM_RP_CLASS            0x060400u       /* PCI-to-PCI bridge */
+#define SIM_IRQ_FN_VENDOR       0x1234u         /* QEMU edu, the QEMU tier's stand-in for a signalling function */
+#define SIM_IRQ_FN_DEVICE       0x11e8u
+#define SIM_IRQ_FN_CLASS        0x00ff00u       /* unclassified */
 
 /* Where the structures of a default image sit; tests use them to poke registers directly. */
 #define SIM_MSI_OFFSET          0x60u
@@ -65,3 +68,10 @@ int sim_component_block_build(const struct sim_rootport_options *o, uint8_t ret_
 
 /* CXL type 3 memory device config space (4 KiB): type 0 header, PCIe endpoint, DVSEC 0 and 8. */
 int sim_memdev_config_build(uint64_t bar_address, uint64_t serial, uint8_t ret_cfg[PCI_CFG_SIZE_PCIE]);
+
+/*
+ * Config space (256 bytes) of a plain PCI function that signals with INTx
+ * (pin A), as uio_pci_generic drives one: type 0 header, one 4 KiB memory
+ * BAR, memory decoding on, INTx not disabled.
+ */
+int sim_irq_function_config_build(uint64_t bar_address, uint8_t irq_line, uint8_t ret_cfg[PCI_CFG_SIZE_PCI]);

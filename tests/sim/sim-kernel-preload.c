@@ -14,6 +14,9 @@
  * Handled files (any path that resolves to them, links included):
  *   /sys/bus/dax/drivers/{device_dax,kmem}/{bind,unbind,new_id,remove_id}
  *   /sys/devices/system/memory/memoryN/state
+ * and one device node: opening /dev/uioN opens the FIFO that stands for it
+ * (sim-uio.h), so UIO interrupts reach the program without umockdev's ioctl
+ * server.
  * Refusals come from $CXL_ISOL_SIM_REFUSE, a comma-separated list of
  * "unbind:daxX.Y" (EBUSY, stays bound) and "offline:N" (EBUSY, stays online).
  *
@@ -34,11 +37,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sim-host.h"
 #include "sim-kernel.h"
 #include "sim-uevent.h"
+#include "sim-uio.h"
 
 #define MAX_TRACKED 64
 
@@ -235,6 +240,27 @@ static int memory_state_write(const char *root, const struct tracked *t, const c
         return r < 0 ? r : 0;
 }
 
+/*
+ * "/dev/uioN" -> the testbed's FIFO for it, if the testbed has one. Only the
+ * exact absolute name: that is what a UIO user builds from /sys/class/uio.
+ */
+static const char *uio_node(const char *path, char *buf, size_t len)
+{
+        const char *root = testbed_root(), *p;
+        char name[16];
+        struct stat st;
+
+        if (!root || !path || strncmp(path, "/dev/uio", 8) != 0 || !path[8])
+                return path;
+        for (p = path + 8; *p; p++)
+                if (*p < '0' || *p > '9' || p - path >= 12)
+                        return path;
+        snprintf(name, sizeof(name), "%s", path + 5);
+        if (sim_uio_fifo_path(root, name, buf, len) < 0 || stat(buf, &st) < 0 || !S_ISFIFO(st.st_mode))
+                return path;
+        return buf;
+}
+
 /* O_CREAT and O_TMPFILE carry a mode argument; nothing else does. */
 #define TAKE_MODE(flags, mode)                                  \
         do {                                                    \
@@ -255,11 +281,13 @@ static void after_open(int fd, const char *path, int flags, bool relative_ok)
 
 int open(const char *path, int flags, ...)
 {
+        char node[PATH_MAX];
         mode_t mode = 0;
         int fd;
 
         resolve();
         TAKE_MODE(flags, mode);
+        path = uio_node(path, node, sizeof(node));
         fd = real_open(path, flags, mode);
         after_open(fd, path, flags, false);
         return fd;
@@ -267,11 +295,13 @@ int open(const char *path, int flags, ...)
 
 int open64(const char *path, int flags, ...)
 {
+        char node[PATH_MAX];
         mode_t mode = 0;
         int fd;
 
         resolve();
         TAKE_MODE(flags, mode);
+        path = uio_node(path, node, sizeof(node));
         fd = real_open64(path, flags, mode);
         after_open(fd, path, flags, false);
         return fd;
@@ -279,11 +309,13 @@ int open64(const char *path, int flags, ...)
 
 int openat(int dirfd, const char *path, int flags, ...)
 {
+        char node[PATH_MAX];
         mode_t mode = 0;
         int fd;
 
         resolve();
         TAKE_MODE(flags, mode);
+        path = uio_node(path, node, sizeof(node));
         fd = real_openat(dirfd, path, flags, mode);
         after_open(fd, path, flags, true);
         return fd;
@@ -291,11 +323,13 @@ int openat(int dirfd, const char *path, int flags, ...)
 
 int openat64(int dirfd, const char *path, int flags, ...)
 {
+        char node[PATH_MAX];
         mode_t mode = 0;
         int fd;
 
         resolve();
         TAKE_MODE(flags, mode);
+        path = uio_node(path, node, sizeof(node));
         fd = real_openat64(dirfd, path, flags, mode);
         after_open(fd, path, flags, true);
         return fd;
