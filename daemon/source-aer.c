@@ -50,12 +50,12 @@ struct aer_source {
 /* The counters of one port as one string. -ENOENT when the port has none (no AER, or not exported). */
 static int aer_read_text(const char *sysfs_path, char **ret)
 {
-        _cleanup_free_ char *text = malloc(AER_TEXT_MAX);
+        /* Read into the stack, keep only what was read: a port holds its text for as long as it runs. */
+        char text[AER_TEXT_MAX];
         size_t len = 0;
         unsigned n_files = 0;
+        char *copy;
 
-        if (!text)
-                return -ENOMEM;
         for (size_t i = 0; i < sizeof(aer_files) / sizeof(aer_files[0]); i++) {
                 _cleanup_close_ int fd = -1;
                 char path[512];
@@ -78,8 +78,13 @@ static int aer_read_text(const char *sysfs_path, char **ret)
         }
         if (n_files == 0)
                 return -ENOENT;
-        text[len] = '\0';
-        *ret = TAKE_PTR(text);
+        /* snprintf() counts what it would have written: never past the buffer. */
+        if (len > AER_TEXT_MAX - 1)
+                len = AER_TEXT_MAX - 1;
+        copy = strndup(text, len);
+        if (!copy)
+                return -ENOMEM;
+        *ret = copy;
         return 0;
 }
 
