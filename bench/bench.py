@@ -18,15 +18,22 @@ Method (docs/PERFORMANCE.md has the figures):
   over S seconds after start-up settled; RSS and USS (Private_Clean + Private_Dirty) from smaps_rollup. The
   simulated host needs umockdev's preload library in the daemon's process; `sleep` under the same preload is
   measured too, and smaps splits the daemon's figures into the simulated BARs' tmpfs pages (real MMIO does not
-  count), the preload library and the heap.
+  count), the preload library and the heap; a per-mapping table (every library, heap, stack, anonymous) is
+  printed for the daemon and for rasdaemon side by side.
+* Idle floor: bench/idle-floor (built with the project) only wakes on a timerfd at the same interval, bare
+  and under the same preload, measured in the same window as each daemon row; the daemon's CPU per
+  wake-up is given as a ratio to it. callgrind counts the user-space instructions per tick of the daemon
+  and of the floor (repeatable on a noisy machine, unlike CPU time; kernel work is not in them).
 * Discovery: 256 ports with --dax-per-port 4 (1024 dax devices); exec -> READY=1 waited for up to 600 s.
 """
 
 import argparse
+import glob
 import json
 import mmap
 import os
 import random
+import shutil
 import statistics
 import struct
 import subprocess
@@ -210,15 +217,148 @@ def smaps_breakdown(pid):
     return out
 
 
-def measure_pid(pid, seconds):
-    c0, s0 = proc_sample(pid)
+def smaps_by_mapping(pid, exe_name):
+    """RSS/USS KiB per mapped object from /proc/PID/smaps: each library by name, the executable as
+    "executable", the simulated BARs together, [heap], [stack], and anonymous mappings as [anon]."""
+    out = {}
+    cur = None
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split()
+            if "-" in head[0] and ":" not in head[0]:
+                path = head[5] if len(head) > 5 else "[anon]"
+                base = os.path.basename(path)
+                cur = ("simulated BARs" if "/resource" in path else
+                       "executable" if base == exe_name else
+                       base.split(".so")[0] + ".so" if ".so" in base else path)
+                out.setdefault(cur, {"rss_kib": 0, "uss_kib": 0})
+            elif head[0] == "Rss:":
+                out[cur]["rss_kib"] += int(head[1])
+            elif head[0] in ("Private_Clean:", "Private_Dirty:"):
+                out[cur]["uss_kib"] += int(head[1])
+    return {k: v for k, v in sorted(out.items(), key=lambda kv: -kv[1]["rss_kib"]) if v["rss_kib"]}
+
+
+def measure_pids(pids, seconds):
+    """CPU, wake-ups, RSS and USS of every pid over the same window, so that they share the machine's noise."""
+    before = {name: proc_sample(pid) for name, pid in pids.items()}
     t0 = time.monotonic()
     time.sleep(seconds)
-    c1, s1 = proc_sample(pid)
+    after = {name: proc_sample(pid) for name, pid in pids.items()}
     dt = time.monotonic() - t0
-    rss, uss = memory(pid)
-    return {"cpu_percent": 100.0 * (c1 - c0) / 1e9 / dt, "wakeups_per_s": (s1 - s0) / dt, "rss_kib": rss,
-            "uss_kib": uss}
+    out = {}
+    for name, pid in pids.items():
+        (c0, s0), (c1, s1) = before[name], after[name]
+        rss, uss = memory(pid)
+        out[name] = {"cpu_percent": 100.0 * (c1 - c0) / 1e9 / dt, "wakeups_per_s": (s1 - s0) / dt,
+                     "cpu_us_per_wakeup": (c1 - c0) / 1e3 / (s1 - s0) if s1 > s0 else None,
+                     "rss_kib": rss, "uss_kib": uss}
+    return out
+
+
+def measure_pid(pid, seconds):
+    return measure_pids({"pid": pid}, seconds)["pid"]
+
+
+def idle_floor_argv(build, mode, interval_ms):
+    return [os.path.join(build, "bench", "idle-floor"), mode, str(interval_ms)]
+
+
+def start_floors(build, testbed, interval_ms):
+    """The floor processes measured next to the daemon: bare, and under the daemon's preload (whose read()
+    wrapper adds two rt_sigprocmask per tick), in the one-read shape and in sd-event's shape."""
+    floors = {
+        "floor_read": idle_floor_argv(build, "read", interval_ms),
+        "floor_read_preload": testbed.wrap(idle_floor_argv(build, "read", interval_ms)),
+        "floor_epoll_preload": testbed.wrap(idle_floor_argv(build, "epoll", interval_ms)),
+    }
+    return {name: subprocess.Popen(argv) for name, argv in floors.items()}
+
+
+def stop_all(procs):
+    for p in procs.values():
+        p.kill()
+    for p in procs.values():
+        p.wait()
+
+
+def callgrind_calls(dump, function):
+    """Total calls of `function` in a callgrind dump (names may be compressed to "(id)")."""
+    names, calls, cfn = {}, 0, None
+    with open(dump) as f:
+        for line in f:
+            if line.startswith(("fn=", "cfn=", "cfi=", "cfl=", "fl=", "fi=", "fe=", "ob=", "cob=")):
+                key, val = line.rstrip("\n").split("=", 1)
+                ident, _, name = val.partition(" ")
+                if name:
+                    names[(key.lstrip("c"), ident)] = name
+                if key == "cfn":
+                    cfn = names.get(("fn", ident), ident)
+            elif line.startswith("calls=") and cfn == function:
+                calls += int(line.split("=")[1].split()[0])
+    return calls
+
+
+def callgrind_totals(dump):
+    with open(dump) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise AssertionError(f"no totals in {dump}")
+
+
+def callgrind_per_tick(pid, out_prefix, seconds, tick_function):
+    """User-space instructions per tick of a process already running under callgrind: counters zeroed,
+    `seconds` of idling, dumped; ticks are the calls of tick_function in that window."""
+    subprocess.run(["callgrind_control", "-z", str(pid)], capture_output=True, check=True)
+    time.sleep(seconds)
+    subprocess.run(["callgrind_control", "-d", str(pid)], capture_output=True, check=True)
+    dumps = sorted(glob.glob(out_prefix + ".*"), key=os.path.getmtime)
+    if not dumps:
+        raise AssertionError(f"callgrind wrote no dump at {out_prefix}")
+    ticks = callgrind_calls(dumps[-1], tick_function)
+    ir = callgrind_totals(dumps[-1])
+    return {"ticks": ticks, "instructions": ir, "instructions_per_tick": ir / ticks if ticks else None}
+
+
+def bench_callgrind(build, work, testbed, seconds):
+    """Instructions per tick: the daemon at 16 ports polling every 100 ms, and the floors, under callgrind."""
+    if not shutil.which("callgrind_control"):
+        return {"error": "valgrind (callgrind_control) is not installed"}
+    vg = ["valgrind", "--tool=callgrind", "--vgdb=yes"]
+    results = {}
+    wd = os.path.join(work, "callgrind-daemon")
+    os.makedirs(wd)
+    out = os.path.join(wd, "cg.out")
+    saved = os.environ.get("CXL_ISOLD_TEST_WRAPPER")
+    os.environ["CXL_ISOLD_TEST_WRAPPER"] = " ".join(vg + [f"--callgrind-out-file={out}"])
+    try:
+        d = start_daemon(build, testbed, wd, "100ms")
+    finally:
+        if saved is None:
+            del os.environ["CXL_ISOLD_TEST_WRAPPER"]
+        else:
+            os.environ["CXL_ISOLD_TEST_WRAPPER"] = saved
+    try:
+        time.sleep(2)
+        results["daemon_16_ports"] = callgrind_per_tick(d.proc.pid, out, seconds, "on_poll")
+    finally:
+        d.stop()
+        d.cleanup()
+    for name, argv in (("floor_read", idle_floor_argv(build, "read", 100)),
+                       ("floor_read_preload", testbed.wrap(idle_floor_argv(build, "read", 100))),
+                       ("floor_epoll_preload", testbed.wrap(idle_floor_argv(build, "epoll", 100)))):
+        out = os.path.join(work, f"cg-{name}.out")
+        full = argv[:argv.index("--") + 1] + vg + [f"--callgrind-out-file={out}"] + argv[argv.index("--") + 1:] \
+            if "--" in argv else vg + [f"--callgrind-out-file={out}"] + argv
+        p = subprocess.Popen(full, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(3)
+            results[name] = callgrind_per_tick(p.pid, out, seconds, "read_expirations")
+        finally:
+            p.kill()
+            p.wait()
+    return results
 
 
 def bench_idle(build, seconds):
@@ -229,13 +369,24 @@ def bench_idle(build, seconds):
             wd = os.path.join(work, f"idle-{n}")
             os.makedirs(wd)
             d = start_daemon(build, testbed, wd, "100ms")
+            floors = start_floors(build, testbed, 100)
             try:
                 time.sleep(2)
-                results[f"ports_{n}"] = measure_pid(d.proc.pid, seconds)
-                results[f"ports_{n}"]["breakdown"] = smaps_breakdown(d.proc.pid)
+                m = measure_pids(dict({"daemon": d.proc.pid}, **{k: p.pid for k, p in floors.items()}), seconds)
+                row = results[f"ports_{n}"] = m.pop("daemon")
+                row["floors"] = m
+                for name, f in m.items():
+                    if row["cpu_us_per_wakeup"] and f["cpu_us_per_wakeup"]:
+                        row[f"cpu_per_wakeup_ratio_to_{name}"] = row["cpu_us_per_wakeup"] / f["cpu_us_per_wakeup"]
+                row["breakdown"] = smaps_breakdown(d.proc.pid)
+                if n in (16, 64):
+                    row["mappings"] = smaps_by_mapping(d.proc.pid, "cxl-isold")
             finally:
+                stop_all(floors)
                 d.stop()
                 d.cleanup()
+        results["callgrind"] = bench_callgrind(build, work, harness.SimTestbed(
+            build, os.path.join(work, "testbed-callgrind"), n_ports=16), min(seconds, 10))
         # The preload's own share: the same preload around a process that does nothing.
         testbed = harness.SimTestbed(build, os.path.join(work, "testbed-preload"), n_ports=1)
         p = subprocess.Popen(testbed.wrap(["sleep", "30"]))
@@ -265,7 +416,9 @@ def bench_rasdaemon(seconds):
     if p.poll() is not None:
         return {"error": f"rasdaemon exited {p.returncode}: " + p.stderr.read().strip()[-300:]}
     try:
-        return measure_pid(p.pid, seconds)
+        r = measure_pid(p.pid, seconds)
+        r["mappings"] = smaps_by_mapping(p.pid, "rasdaemon")
+        return r
     finally:
         p.terminate()
         p.wait()
