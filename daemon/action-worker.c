@@ -16,7 +16,7 @@
 #include "manager.h"
 
 /* Below the 64 KiB pipe buffer: the child never blocks on a parent that reads only after it exited. */
-#define WORKER_OUTPUT_MAX (60 * 1024)
+#define WORKER_OUTPUT_MAX ((size_t)60 * 1024)
 
 struct worker_state {
         pid_t pid;

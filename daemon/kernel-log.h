@@ -15,7 +15,7 @@
 
 #define KMSG_BEFORE_USEC (10ULL * 60ULL * 1000000ULL)
 #define KMSG_RECORDS_MAX 4096
-#define KMSG_BYTES_MAX (512 * 1024)
+#define KMSG_BYTES_MAX ((size_t)512 * 1024)
 
 /*
  * Write the messages to f, headed by one "# <source>..." line. *ret_note: a

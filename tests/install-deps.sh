@@ -17,7 +17,7 @@ packages=(
         # QEMU guest tier
         qemu-system-x86 busybox-static cpio kmod ndctl daxctl xz-utils
         # robustness: sanitizers, fuzzers, valgrind
-        clang libclang-rt-14-dev valgrind
+        clang libclang-rt-14-dev valgrind cppcheck clang-tidy
         # idle test (system calls per poll tick)
         strace
 )

@@ -3,10 +3,11 @@
 # README command (2): install what is missing, build with warnings as errors,
 # run every test tier (unit, integration, qemu), then the whole suite again
 # under ASan+UBSan, then integration tests with the daemon under valgrind
-# memcheck, then each fuzzer briefly. Prints one closing line
+# memcheck, then cppcheck and clang-tidy (every finding fixed or justified in
+# tests/static/justified.conf), then each fuzzer briefly. Prints one closing line
 # "N passed, N failed, N skipped" over everything and exits non-zero on any
 # failure. Knobs for developers: CXL_ISOLD_SKIP_ASAN=1, CXL_ISOLD_SKIP_FUZZ=1,
-# CXL_ISOLD_SKIP_VALGRIND=1, CXL_ISOLD_FUZZ_SECONDS (default 20 per target).
+# CXL_ISOLD_SKIP_VALGRIND=1, CXL_ISOLD_SKIP_STATIC=1, CXL_ISOLD_FUZZ_SECONDS (default 20 per target).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -65,6 +66,14 @@ if [ "${CXL_ISOLD_SKIP_VALGRIND:-0}" != 1 ] && [ -x tests/valgrind/run-integrati
         if [ $rc -eq 0 ]; then total_pass=$((total_pass + 1))
         elif [ $rc -eq 77 ]; then total_skip=$((total_skip + 1))
         else total_fail=$((total_fail + 1)); failed_phases+=("valgrind"); fi
+fi
+
+if [ "${CXL_ISOLD_SKIP_STATIC:-0}" != 1 ]; then
+        echo "=== static analysis (cppcheck, clang-tidy; every finding fixed or justified)"
+        tests/static/run-static-analysis.sh build; rc=$?
+        if [ $rc -eq 0 ]; then total_pass=$((total_pass + 1))
+        elif [ $rc -eq 77 ]; then total_skip=$((total_skip + 1))
+        else total_fail=$((total_fail + 1)); failed_phases+=("static-analysis"); fi
 fi
 
 if [ "${CXL_ISOLD_SKIP_FUZZ:-0}" != 1 ] && [ -x tests/fuzz/run-fuzzers.sh ]; then
