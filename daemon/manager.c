@@ -234,12 +234,13 @@ static struct record *manager_record(struct manager *m)
         return m->record;
 }
 
-static void manager_record_event(struct manager *m, const struct isolation_event *e)
+static int manager_record_event(struct manager *m, const struct isolation_event *e)
 {
         int k = manager_record(m) ? record_append_event(m->record, e) : -EROFS;
 
         if (k < 0)
                 record_failed(m, e, k, "the event");
+        return k;
 }
 
 static void manager_record_action(struct manager *m, const struct isolation_event *e, size_t index)
@@ -541,7 +542,8 @@ static char *event_action_names(const struct isolation_event *e)
         return strv_join(names, " ");
 }
 
-static void event_log(struct manager *m, const struct isolation_event *e)
+/* durable_usec: CLOCK_MONOTONIC when the record's fsync returned, 0 when the event could not be recorded. */
+static void event_log(struct manager *m, const struct isolation_event *e, uint64_t durable_usec)
 {
         _cleanup_strv_free_ char **f = calloc(1, sizeof(char *));
         _cleanup_free_ char *dax = isolation_event_dax_list(e), *policies = event_policy_names(e),
@@ -579,6 +581,13 @@ static void event_log(struct manager *m, const struct isolation_event *e)
         (void)strv_extendf(&f, "CXL_ISOLD_DRILL=%d", e->drill ? 1 : 0);
         (void)strv_extendf(&f, "CXL_ISOLD_BOOT_ID=%s", e->boot_id);
         (void)strv_extendf(&f, "CXL_ISOLD_TIMESTAMP_USEC=%" PRIu64, e->realtime_usec);
+        /*
+         * Detection and "record durable" on one clock (the record keeps the first as monotonic_usec): the
+         * entry itself says how long making the record durable took, and its absence that it failed.
+         */
+        (void)strv_extendf(&f, "CXL_ISOLD_DETECTED_MONOTONIC_USEC=%" PRIu64, e->monotonic_usec);
+        if (durable_usec > 0)
+                (void)strv_extendf(&f, "CXL_ISOLD_DURABLE_MONOTONIC_USEC=%" PRIu64, durable_usec);
         (void)strv_extendf(&f, "CXL_ISOLD_STATE_DIR=%s", m->state_dir);
 
         log_struct_fields(e->drill ? LOG_NOTICE : LOG_CRIT, 0, MESSAGE_ID_ISOLATION_DETECTED,
@@ -594,6 +603,7 @@ static int handle_isolation(struct manager *m, struct port *p, bool drill, const
 {
         _cleanup_(isolation_event_freep) struct isolation_event *e = isolation_event_new();
         struct isolation_event *owned;
+        uint64_t durable_usec = 0;
         bool used_dax_cache;
         int k;
 
@@ -641,11 +651,12 @@ static int handle_isolation(struct manager *m, struct port *p, bool drill, const
                 return log_oom();
 
         /* Durable before anyone hears of it: the record is what survives a reboot. */
-        manager_record_event(m, e);
+        if (manager_record_event(m, e) >= 0)
+                durable_usec = now_usec(CLOCK_MONOTONIC);
         for (size_t i = 0; i < e->n_plan; i++)
                 if (e->plan[i].result.outcome == ACTION_OUTCOME_SKIPPED)
                         manager_record_action(m, e, i);
-        event_log(m, e);
+        event_log(m, e, durable_usec);
         event_complete_topology(e, p, used_dax_cache);
 
         k = manager_own_event(m, e);

@@ -180,6 +180,11 @@ def check_journal(journal, ev, kind):
     for k, v in expect.items():
         assert entry.get(k) == v, (k, entry.get(k), v)
     assert ev["port"] in entry["MESSAGE"] and kind in entry["MESSAGE"], entry["MESSAGE"]
+    # Detection and "record durable" on CLOCK_MONOTONIC (system-wide, ours too): the record was made durable
+    # after detection and before the entry arrived here.
+    assert entry.get("CXL_ISOLD_DETECTED_MONOTONIC_USEC") == str(ev["monotonic_usec"]), entry
+    durable = int(entry["CXL_ISOLD_DURABLE_MONOTONIC_USEC"])
+    assert ev["monotonic_usec"] <= durable <= time.monotonic_ns() // 1000, (ev["monotonic_usec"], durable)
     # The script's output, line by line, tagged with the event.
     lines = journal.wait_for(CXL_ISOLD_EVENT_ID=ev["id"], CXL_ISOLD_ACTION="exec")
     wanted = f"stdout: script saw {kind} on {ev['port']}"

@@ -3,7 +3,8 @@
 """The state directory fills up while the daemon runs (a 64 KiB tmpfs, filled to the last page).
 
 An isolation then cannot be recorded, and still: the event reaches the journal at crit level with
-its id, the record failure is logged at error level with the same id in the journal and in the real
+its id (and without CXL_ISOLD_DURABLE_MONOTONIC_USEC, which only a recorded event has), the record
+failure is logged at error level with the same id in the journal and in the real
 kernel log (/dev/kmsg; where it cannot be read the rest is checked and the test exits 77 saying so), the exec policy runs with the
 event's environment, and the reboot policy asks (mock) logind exactly once (reboot-on-record-failure
 defaults to yes). Once space is back, later events are recorded again, and every line of
@@ -115,6 +116,9 @@ def main():
             (detected,) = d.journal.wait_for(MESSAGE_ID=MESSAGE_ID_ISOLATION_DETECTED, CXL_ISOLD_PORT=p_full)
             assert detected["PRIORITY"] == "2", detected
             assert detected["CXL_ISOLD_REASON"] == "mem-link-down", detected
+            # Not recorded, so the entry must not claim a time at which the record was durable.
+            assert "CXL_ISOLD_DURABLE_MONOTONIC_USEC" not in detected, detected
+            assert int(detected["CXL_ISOLD_DETECTED_MONOTONIC_USEC"]) > 0, detected
             event_id = detected["CXL_ISOLD_EVENT_ID"]
             failures = d.journal.wait_for(MESSAGE_ID=MESSAGE_ID_RECORD_WRITE_FAILED, CXL_ISOLD_EVENT_ID=event_id)
             assert all(f["PRIORITY"] == "3" for f in failures), failures
@@ -138,6 +142,8 @@ def main():
             tb.inject(p_back, "mem-link-down")
             (ev_back,) = d.wait_for_event(p_back)
             d.wait_for_actions(ev_back["id"], 1)
+            (logged,) = d.journal.wait_for(MESSAGE_ID=MESSAGE_ID_ISOLATION_DETECTED, CXL_ISOLD_EVENT_ID=ev_back["id"])
+            assert int(logged["CXL_ISOLD_DURABLE_MONOTONIC_USEC"]) >= ev_back["monotonic_usec"], logged
 
             # 3. Full again with the file mid-page: the next line may be written only in part (ENOSPC after
             # the bytes that fit); whatever happened to it, the record must stay line-aligned.
