@@ -657,7 +657,6 @@ static int handle_isolation(struct manager *m, struct port *p, bool drill, const
                 if (e->plan[i].result.outcome == ACTION_OUTCOME_SKIPPED)
                         manager_record_action(m, e, i);
         event_log(m, e, durable_usec);
-        event_complete_topology(e, p, used_dax_cache);
 
         k = manager_own_event(m, e);
         if (k < 0)
@@ -669,8 +668,13 @@ static int handle_isolation(struct manager *m, struct port *p, bool drill, const
                 p->state = PORT_STATE_ISOLATED;
                 p->n_events++;
         }
+        /*
+         * Observers (the D-Bus IsolationDetected signal) hear of it as the journal did, before the topology
+         * walk below, which takes milliseconds and only matters to the actions.
+         */
         notify_event_detected(m, p, owned);
         manager_port_changed(m, p);
+        event_complete_topology(owned, p, used_dax_cache);
         (void)manager_enqueue(m, owned);
         if (ret)
                 *ret = owned;
