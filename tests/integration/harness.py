@@ -176,16 +176,22 @@ class JournalCapture:
     def messages(self):
         return [e.get("MESSAGE", "") for e in self.poll()]
 
-    def close(self):
+    def finish(self):
+        """Stop the reader and take in what is still queued, once the sender is gone: the daemon's last
+        messages are often sent right before it exits, and the reader may lag behind on a busy machine."""
+        if self.sock.fileno() < 0:
+            return
         self.closing = True
         self.thread.join(timeout=2)
-        # Drain what is still queued: the daemon's last message is often sent right before it exits.
         self.sock.setblocking(False)
         while True:
             try:
                 self._receive_one()
             except (BlockingIOError, OSError):
                 break
+
+    def close(self):
+        self.finish()
         self.sock.close()
 
 
@@ -542,6 +548,8 @@ class Daemon:
             self.proc.wait()
             raise AssertionError(f"daemon did not exit within {timeout}s of {sig!r}")
         self.stderr_file.close()
+        # Everything it sent is in the capture before anyone counts it.
+        self.journal.finish()
         self.journal.poll()
         self.notify.poll()
         self.proc = None
