@@ -2,18 +2,29 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Benchmarks of cxl-isold on the simulated host. Never a test: it measures and prints, it asserts nothing.
 
-    bench/bench.py BUILD_DIR latency   [--samples N]     status bit set -> journal entry, polling 10 ms / 100 ms
+    bench/bench.py BUILD_DIR latency   [--samples N]     status bit set -> detection -> record durable -> journal
+                                                         entry and D-Bus signal, polling 10 ms / 100 ms
+    bench/bench.py BUILD_DIR latency-load [--samples N] [--hogs H]   the same at 10 ms under H busy loops, with
+                                                         the daemon at default, nice -10 and SCHED_FIFO 1
     bench/bench.py BUILD_DIR idle      [--seconds S]     CPU, wake-ups, RSS/USS at 16/64/256 ports, and rasdaemon
     bench/bench.py BUILD_DIR discovery                   256 ports, 1024 dax: exec -> READY=1, and --list-ports
     bench/bench.py BUILD_DIR all
 
 Method (docs/PERFORMANCE.md has the figures):
 * "status bit set" is a hardware-side store into the simulated BAR (the testbed's resource0 file, mapped
-  MAP_SHARED here), stamped with CLOCK_MONOTONIC right after the store. The journal entry is stamped when the
-  datagram arrives on our journal socket (the daemon runs with --log-target=journal in a private mount
-  namespace). The daemon's record line is fsynced before the journal entry is sent, so the journal time is an
-  upper bound of "record durable"; the bench also times write+fsync(file)+fsync(dir) of one line on the same
-  file system, for comparison.
+  MAP_SHARED here), stamped with CLOCK_MONOTONIC right after the store. Detection and "record durable" are the
+  daemon's own CLOCK_MONOTONIC stamps, carried in its journal entry (CXL_ISOLD_DETECTED_MONOTONIC_USEC, taken
+  when it starts building the event; CXL_ISOLD_DURABLE_MONOTONIC_USEC, right after the record's fsync
+  returned). The journal entry is stamped when its datagram arrives on our journal socket (the daemon runs with
+  --log-target=journal in a private mount namespace), the IsolationDetected signal when it arrives on our own
+  connection to a private dbus-daemon (the project's bus policy; a raw-socket client, no library). Both
+  receiving threads run SCHED_FIFO 2, so that the figures are the daemon's and the transport's, not this
+  process's wake-up; everything else (daemon, dbus-daemon, simulator) runs at its normal policy. The bench
+  also times write + fsync of one line on the same file system (what the daemon does per line), and write +
+  fsync + fsync(dir) (what it did before the directory was synced once per open).
+* Under load (latency-load): H busy loops at normal priority for the whole run of each variant; the daemon
+  is started through CXL_ISOLD_TEST_WRAPPER as `nice -n -10` or `chrt -f 1` (what Nice= and
+  CPUSchedulingPolicy= in the unit would do).
 * Idle cost: /proc/PID/schedstat (ns on CPU) and voluntary+involuntary context switches (each one a wake-up)
   over S seconds after start-up settled; RSS and USS (Private_Clean + Private_Dirty) from smaps_rollup. The
   simulated host needs umockdev's preload library in the daemon's process; `sleep` under the same preload is
@@ -34,11 +45,13 @@ import mmap
 import os
 import random
 import shutil
+import socket
 import statistics
 import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
@@ -55,14 +68,131 @@ STATUS_MEM_ISOLATED_LINKDOWN = 0x300
 
 
 class StampedJournal(harness.JournalCapture):
-    """JournalCapture that notes CLOCK_MONOTONIC at the arrival of each entry."""
+    """JournalCapture that notes CLOCK_MONOTONIC at the arrival of each entry (right after recvmsg, before
+    parsing)."""
 
-    def _receive_one(self):
-        super()._receive_one()
-        now = time.monotonic_ns()
-        with self.lock:
-            if self.entries and "_RECV_NS" not in self.entries[-1]:
-                self.entries[-1]["_RECV_NS"] = now
+    def _add_entry(self, entry, arrived_ns):
+        entry["_RECV_NS"] = arrived_ns
+        super()._add_entry(entry, arrived_ns)
+
+
+class SignalStamps:
+    """A D-Bus client of its own (plain socket, EXTERNAL auth, little-endian marshalling of the few messages it
+    needs) that subscribes to IsolationDetected and notes CLOCK_MONOTONIC right after the recv() that
+    completed each signal, by event id. No client library between the socket and the stamp."""
+
+    MATCH = ("type='signal',interface='org.cxlisold.CxlIsol1.Manager',member='IsolationDetected',"
+             "path='/org/cxlisold/CxlIsol1'")
+
+    def __init__(self, socket_path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(socket_path)
+        self.sock.sendall(b"\0AUTH EXTERNAL " + str(os.getuid()).encode().hex().encode() + b"\r\n")
+        reply = b""
+        while not reply.endswith(b"\r\n"):
+            reply += self.sock.recv(256)
+        if not reply.startswith(b"OK "):
+            raise RuntimeError(f"D-Bus authentication refused: {reply!r}")
+        self.sock.sendall(b"BEGIN\r\n")
+        self.serial = 0
+        self.stamps = {}
+        self.lock = threading.Lock()
+        self._call("Hello", "", b"")
+        rule = self.MATCH.encode()
+        self._call("AddMatch", "s", struct.pack("<I", len(rule)) + rule + b"\0")
+        self.thread = threading.Thread(target=self._reader, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def _pad(buf, n):
+        buf += b"\0" * (-len(buf) % n)
+
+    def _call(self, member, signature, body):
+        self.serial += 1
+        fields = bytearray()
+        for code, sig, value in ((1, "o", "/org/freedesktop/DBus"), (2, "s", "org.freedesktop.DBus"),
+                                 (3, "s", member), (6, "s", "org.freedesktop.DBus"), (8, "g", signature)):
+            if code == 8 and not signature:
+                continue
+            # Offsets are from the message start; the fields start at 16, which is 8-aligned.
+            fields += b"\0" * (-(16 + len(fields)) % 8)
+            fields += bytes([code, 1]) + sig.encode() + b"\0"
+            v = value.encode()
+            if sig == "g":
+                fields += bytes([len(v)]) + v + b"\0"
+            else:
+                fields += b"\0" * (-(16 + len(fields)) % 4)
+                fields += struct.pack("<I", len(v)) + v + b"\0"
+        msg = bytearray(struct.pack("<cBBBIII", b"l", 1, 0, 1, len(body), self.serial, len(fields)))
+        msg += fields
+        self._pad(msg, 8)
+        self.sock.sendall(bytes(msg) + body)
+
+    @staticmethod
+    def _string_at(buf, pos):
+        pos += -pos % 4
+        (n,) = struct.unpack_from("<I", buf, pos)
+        return buf[pos + 4:pos + 4 + n].decode(), pos + 4 + n + 1
+
+    def _parse(self, msg):
+        """(type, member, body fields or None) of one whole little-endian message."""
+        _, mtype, _, _, body_len, _, fields_len = struct.unpack_from("<cBBBIII", msg, 0)
+        pos, end, member, signature = 16, 16 + fields_len, None, ""
+        while pos < end:
+            pos += -pos % 8
+            code, siglen = msg[pos], msg[pos + 1]
+            sig = msg[pos + 2:pos + 2 + siglen].decode()
+            pos += 3 + siglen
+            if sig == "g":
+                n = msg[pos]
+                value, pos = msg[pos + 1:pos + 1 + n].decode(), pos + 2 + n
+            elif sig in ("s", "o"):
+                value, pos = self._string_at(msg, pos)
+            else:       # u
+                pos += -pos % 4
+                value, pos = struct.unpack_from("<I", msg, pos)[0], pos + 4
+            if code == 3:
+                member = value
+            elif code == 8:
+                signature = value
+        body = msg[len(msg) - body_len:]
+        if mtype != 4 or member != "IsolationDetected" or signature != "osst":
+            return mtype, member, None
+        path, p = self._string_at(body, 0)
+        kind, p = self._string_at(body, p)
+        event_id, p = self._string_at(body, p)
+        return mtype, member, (path, kind, event_id)
+
+    def _reader(self):
+        buf = b""
+        while True:
+            try:
+                data = self.sock.recv(65536)
+            except OSError:
+                return
+            now = time.monotonic_ns()
+            if not data:
+                return
+            buf += data
+            while len(buf) >= 16:
+                if buf[0:1] != b"l":
+                    raise RuntimeError("big-endian D-Bus message: not handled by this bench")
+                body_len, fields_len = struct.unpack_from("<I", buf, 4)[0], struct.unpack_from("<I", buf, 12)[0]
+                total = 16 + fields_len + (-(16 + fields_len) % 8) + body_len
+                if len(buf) < total:
+                    break
+                msg, buf = buf[:total], buf[total:]
+                _, _, args = self._parse(msg)
+                if args:
+                    with self.lock:
+                        self.stamps.setdefault(args[2], now)
+
+    def wait_for(self, event_id, timeout=10):
+        return harness.wait_until(lambda: self.stamps.get(event_id), timeout, interval=0.002,
+                                  what=f"IsolationDetected for {event_id}")
+
+    def close(self):
+        self.sock.close()
 
 
 def pct(values, p):
@@ -79,11 +209,11 @@ def status_address(testbed, port_info):
     return path, int(block["offset"], 16) + int(port_info["ti_offset"], 16) + 0xC
 
 
-def start_daemon(build, testbed, work, poll, extra=(), ready_timeout=600):
-    d = harness.Daemon(build, testbed, work, f"[daemon]\npoll-interval = {poll}\n", args=list(extra))
+def start_daemon(build, testbed, work, poll, extra=(), ready_timeout=600, env=None, journal_class=StampedJournal):
+    d = harness.Daemon(build, testbed, work, f"[daemon]\npoll-interval = {poll}\n", args=list(extra), env=env)
     # Swap in the stamping journal before start() creates its own.
     orig = harness.JournalCapture
-    harness.JournalCapture = StampedJournal
+    harness.JournalCapture = journal_class
     try:
         # The harness waits 30 s for READY=1; start-up at 256 ports can take longer, and we want its time.
         d.start(wait_ready=False)
@@ -99,72 +229,182 @@ def start_daemon(build, testbed, work, poll, extra=(), ready_timeout=600):
 
 
 def fsync_cost(directory, n=200):
+    """ms per event line as the daemon writes it now (write + fsync of the file) and as it did before the
+    directory was fsynced once per open (write + fsync(file) + fsync(dir)), interleaved."""
     path = os.path.join(directory, "fsync-probe.jsonl")
     line = (json.dumps({"type": "event", "pad": "x" * 1500}) + "\n").encode()
-    times = []
+    out = {"write_fsync": [], "write_fsync_fsyncdir": []}
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o644)
     dfd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        for _ in range(n):
+        for i in range(n):
             t = time.monotonic_ns()
             os.write(fd, line)
             os.fsync(fd)
-            os.fsync(dfd)
-            times.append((time.monotonic_ns() - t) / 1e6)
+            if i % 2:
+                os.fsync(dfd)
+            out["write_fsync_fsyncdir" if i % 2 else "write_fsync"].append((time.monotonic_ns() - t) / 1e6)
     finally:
         os.close(fd)
         os.close(dfd)
-    return times
+    return {k: {"p50": pct(v, 50), "p99": pct(v, 99)} for k, v in out.items()}
+
+
+def observe_promptly(reset_on_fork=False):
+    """Run the calling thread at SCHED_FIFO 2, so that what is measured under load is the daemon and the
+    transport, not this process's own wake-ups. Every thread of the bench does (a receiver waiting for the GIL
+    held by a preempted main thread would be late all the same); with reset_on_fork (the main thread), what it
+    starts (the daemon, dbus-daemon, the simulator, new threads) gets the normal policy back."""
+    os.sched_setscheduler(0, os.SCHED_FIFO | (os.SCHED_RESET_ON_FORK if reset_on_fork else 0), os.sched_param(2))
+
+
+def observe_normally():
+    os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+
+
+class PromptJournal(StampedJournal):
+    def _reader(self):
+        observe_promptly()
+        super()._reader()
+
+
+class PromptNotify(harness.NotifyCapture):
+    def _reader(self):
+        observe_promptly()
+        super()._reader()
+
+
+class PromptSignals(SignalStamps):
+    def _reader(self):
+        observe_promptly()
+        super()._reader()
+
+
+INTERVALS = (
+    # name, from, to (keys of a sample)
+    ("set_to_journal", "set", "journal"),
+    ("set_to_detect", "set", "detect"),
+    ("detect_to_durable", "detect", "durable"),
+    ("durable_to_journal", "durable", "journal"),
+    ("detect_to_journal", "detect", "journal"),
+    ("detect_to_signal", "detect", "signal"),
+    ("set_to_signal", "set", "signal"),
+)
+
+
+def summarize(samples):
+    out = {"samples": len(samples)}
+    for name, a, b in INTERVALS:
+        v = [(x[b] - x[a]) / 1e6 for x in samples if x.get(a) and x.get(b)]
+        if v:
+            out[name] = {"p50_ms": round(pct(v, 50), 3), "p99_ms": round(pct(v, 99), 3), "max_ms": round(max(v), 3)}
+    return out
+
+
+def latency_run(build, testbed, bdf, path, off, wd, poll, poll_ms, samples, bus, wrapper=""):
+    """One daemon, `samples` isolations at a random phase against its poll timer. Each sample: CLOCK_MONOTONIC
+    ns of the store ("set"), of detection and of "record durable" (the daemon's own stamps in its journal
+    entry), of the journal entry's and of the IsolationDetected signal's arrival here."""
+    os.makedirs(wd)
+    saved = os.environ.get("CXL_ISOLD_TEST_WRAPPER")
+    os.environ["CXL_ISOLD_TEST_WRAPPER"] = wrapper
+    orig = harness.NotifyCapture
+    harness.NotifyCapture = PromptNotify
+    try:
+        d = start_daemon(build, testbed, wd, poll, env={"DBUS_SYSTEM_BUS_ADDRESS": bus.address},
+                         journal_class=PromptJournal)
+    finally:
+        harness.NotifyCapture = orig
+        if saved is None:
+            del os.environ["CXL_ISOLD_TEST_WRAPPER"]
+        else:
+            os.environ["CXL_ISOLD_TEST_WRAPPER"] = saved
+    sig = PromptSignals(bus.socket)
+    out = []
+    try:
+        with open(path, "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
+            for i in range(samples):
+                # A random phase against the poll timer, as a real link loss would have.
+                time.sleep(random.uniform(0, poll_ms / 1000.0) + 3 * poll_ms / 1000.0)
+                (st,) = struct.unpack_from("<I", m, off)
+                struct.pack_into("<I", m, off, st | STATUS_MEM_ISOLATED_LINKDOWN)
+                t_set = time.monotonic_ns()
+                try:
+                    e = d.journal.wait_for(timeout=10, count=i + 1, MESSAGE_ID=ISOLATION_ID)[i]
+                    t_sig = sig.wait_for(e["CXL_ISOLD_EVENT_ID"])
+                except AssertionError:
+                    print(d.output()[-4000:], file=sys.stderr)
+                    raise
+                out.append({"set": t_set, "journal": e["_RECV_NS"], "signal": t_sig,
+                            "detect": int(e["CXL_ISOLD_DETECTED_MONOTONIC_USEC"]) * 1000,
+                            "durable": int(e.get("CXL_ISOLD_DURABLE_MONOTONIC_USEC", 0)) * 1000})
+                testbed.clear(bdf)
+                # The daemon must see the port clear before the next isolation (under load, not within a
+                # fixed time).
+                harness.wait_until(lambda: sum(x.startswith(f"{bdf}: isolation cleared")
+                                               for x in d.journal.messages()) > i, 10, interval=0.005,
+                                   what="the daemon to see the clear")
+    finally:
+        sig.close()
+        d.stop()
+        d.cleanup()
+    return out
+
+
+def latency_setup(build, work):
+    testbed = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=4)
+    ports = testbed.list_ports(os.path.join(build, "daemon", "cxl-isold"))
+    bdf = testbed.ports[0]
+    testbed.arm(bdf)
+    path, off = status_address(testbed, ports[bdf])
+    policy = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "systemd", "org.cxlisold.CxlIsol1.conf")
+    bus = harness.PrivateBus(os.path.join(work, "bus"), policy)
+    return testbed, bdf, path, off, bus
 
 
 def bench_latency(build, samples):
     results = {}
     with harness.Workdir() as work:
-        testbed = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=4)
-        ports = testbed.list_ports(os.path.join(build, "daemon", "cxl-isold"))
-        bdf = testbed.ports[0]
-        testbed.arm(bdf)
-        path, off = status_address(testbed, ports[bdf])
-        fs = fsync_cost(work)
-        results["fsync_ms"] = {"p50": pct(fs, 50), "p99": pct(fs, 99)}
-        for poll, poll_ms in (("10ms", 10), ("100ms", 100)):
-            wd = os.path.join(work, f"poll-{poll}")
-            os.makedirs(wd)
-            d = start_daemon(build, testbed, wd, poll)
-            lat, stamps = [], []
-            try:
-                with open(path, "r+b") as f, mmap.mmap(f.fileno(), 0) as m:
-                    for i in range(samples):
-                        # A random phase against the poll timer, as a real link loss would have.
-                        time.sleep(random.uniform(0, poll_ms / 1000.0) + 3 * poll_ms / 1000.0)
-                        (st,) = struct.unpack_from("<I", m, off)
-                        struct.pack_into("<I", m, off, st | STATUS_MEM_ISOLATED_LINKDOWN)
-                        t0 = time.monotonic_ns()
-                        try:
-                            entries = d.journal.wait_for(timeout=10, count=i + 1, MESSAGE_ID=ISOLATION_ID)
-                        except AssertionError:
-                            print(d.output()[-4000:], file=sys.stderr)
-                            raise
-                        e = entries[i]
-                        lat.append((e["_RECV_NS"] - t0) / 1e6)
-                        stamps.append((t0, e["_RECV_NS"], e.get("CXL_ISOLD_EVENT_ID")))
-                        testbed.clear(bdf)
-                        # Let the daemon see the port clear before the next isolation.
-                        time.sleep(3 * poll_ms / 1000.0)
-            finally:
-                d.stop()
-                d.cleanup()
-            # The record keeps the daemon's CLOCK_MONOTONIC at detection: split the latency there.
-            detected = {r["id"]: r.get("monotonic_usec") for r in d.events()}
-            to_detect = [(detected[i] * 1000 - t0) / 1e6 for t0, _, i in stamps if detected.get(i)]
-            detect_to_journal = [(rx - detected[i] * 1000) / 1e6 for _, rx, i in stamps if detected.get(i)]
-            results[f"poll_{poll}"] = {
-                "samples": len(lat), "p50_ms": pct(lat, 50), "p99_ms": pct(lat, 99), "max_ms": max(lat),
-                "set_to_detect_p50_ms": pct(to_detect, 50) if to_detect else None,
-                "set_to_detect_p99_ms": pct(to_detect, 99) if to_detect else None,
-                "detect_to_journal_p50_ms": pct(detect_to_journal, 50) if detect_to_journal else None,
-                "detect_to_journal_p99_ms": pct(detect_to_journal, 99) if detect_to_journal else None,
-            }
+        testbed, bdf, path, off, bus = latency_setup(build, work)
+        try:
+            results["fsync_ms"] = fsync_cost(work)
+            observe_promptly(reset_on_fork=True)
+            for poll, poll_ms in (("10ms", 10), ("100ms", 100)):
+                rows = latency_run(build, testbed, bdf, path, off, os.path.join(work, f"poll-{poll}"), poll,
+                                   poll_ms, samples, bus)
+                results[f"poll_{poll}"] = summarize(rows)
+        finally:
+            observe_normally()
+            bus.stop()
+    return results
+
+
+# The daemon's scheduling, side by side under the same CPU load (CXL_ISOLD_TEST_WRAPPER runs it so).
+SCHED_VARIANTS = (("default", ""), ("nice -10", "nice -n -10"), ("SCHED_FIFO 1", "chrt -f 1"))
+
+
+def bench_latency_load(build, samples, hogs):
+    """Poll 10 ms while `hogs` busy loops (normal priority) compete for the CPUs, for each SCHED_VARIANTS."""
+    results = {"hogs": hogs}
+    with harness.Workdir() as work:
+        testbed, bdf, path, off, bus = latency_setup(build, work)
+        procs = []
+        try:
+            observe_promptly(reset_on_fork=True)
+            for name, wrapper in SCHED_VARIANTS:
+                procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(hogs)]
+                try:
+                    rows = latency_run(build, testbed, bdf, path, off,
+                                       os.path.join(work, "load-" + name.replace(" ", "-")), "10ms", 10,
+                                       samples, bus, wrapper)
+                finally:
+                    for p in procs:
+                        p.kill()
+                        p.wait()
+                results[name] = summarize(rows)
+        finally:
+            observe_normally()
+            bus.stop()
     return results
 
 
@@ -480,14 +720,17 @@ def bench_discovery(build):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
-    ap.add_argument("what", choices=["latency", "idle", "discovery", "all"])
+    ap.add_argument("what", choices=["latency", "latency-load", "idle", "discovery", "all"])
     ap.add_argument("--samples", type=int, default=100)
+    ap.add_argument("--hogs", type=int, default=0, help="latency-load: busy loops (default: 2 per CPU)")
     ap.add_argument("--seconds", type=float, default=20.0)
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     out = {"host": os.uname().nodename, "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     if a.what in ("latency", "all"):
         out["latency"] = bench_latency(build, a.samples)
+    if a.what == "latency-load":
+        out["latency_load"] = bench_latency_load(build, a.samples, a.hogs or 2 * os.cpu_count())
     if a.what in ("idle", "all"):
         out["idle"] = bench_idle(build, a.seconds)
     if a.what in ("discovery", "all"):

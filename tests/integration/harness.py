@@ -145,6 +145,7 @@ class JournalCapture:
         fd_size = array.array("i").itemsize
         # libsystemd raises its send buffer to 8 MiB, so a datagram can be that large.
         msg, anc, flags, _addr = self.sock.recvmsg(16 << 20, socket.CMSG_SPACE(4 * fd_size))
+        arrived_ns = time.monotonic_ns()
         if flags & socket.MSG_TRUNC:
             raise ValueError("journal datagram truncated")
         fds = []
@@ -162,9 +163,12 @@ class JournalCapture:
             finally:
                 os.close(fd)
         if msg:
-            entry = parse_journal_native(msg)
-            with self.lock:
-                self.entries.append(entry)
+            self._add_entry(parse_journal_native(msg), arrived_ns)
+
+    def _add_entry(self, entry, arrived_ns):
+        """arrived_ns: CLOCK_MONOTONIC right after the datagram was received, before parsing (bench/)."""
+        with self.lock:
+            self.entries.append(entry)
 
     def find(self, **match):
         return [e for e in self.poll() if all(e.get(k) == v for k, v in match.items())]
