@@ -521,9 +521,12 @@ struct load_state {
 static void sanitize(char *s)
 {
         /* Values are echoed into terminals and the journal: no control characters. */
-        for (; *s; s++)
-                if ((unsigned char)*s < 0x20 || *s == 0x7f)
-                        *s = '?';
+        static const char control[] = "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10"
+                                      "\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f";
+
+        /* strcspn() rather than a byte loop: messages run to hundreds of bytes and there are up to 100 per load. */
+        for (s += strcspn(s, control); *s; s += strcspn(s, control))
+                *s = '?';
 }
 
 static int diag_add(struct load_state *s, unsigned line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -576,23 +579,36 @@ oom:
 /* The known name closest to an unknown one, for "did you mean"; NULL when nothing is close. */
 static const char *closest(const char *word, const char *const *known)
 {
-        size_t wl = strlen(word), best = SIZE_MAX;
+        size_t wl = strlen(word), best = SIZE_MAX, limit;
         const char *best_name = NULL;
 
         if (wl > 64)
                 return NULL;
+        /* Farther than a third of the word is a different word, not a typo. */
+        limit = wl < 6 ? 2 : wl / 3;
         for (const char *const *k = known; *k; k++) {
-                size_t kl = strlen(*k), row[65], prev_diag;
+                size_t kl = strlen(*k), row[65], prev_diag, row_min = 0, inf = limit + 1;
 
-                if (kl > 64)
+                /*
+                 * Only a distance within the limit, and below the best so far
+                 * (the first of equals wins), can change the answer. So only
+                 * the band |i - j| <= limit of the table is computed (a path
+                 * leaving it costs more), and a name is dropped as soon as
+                 * the length difference or a row's minimum, both lower
+                 * bounds, exceed the limit. This runs for every unknown key
+                 * of a broken file, up to CONFIG_DIAGS_MAX times per load.
+                 */
+                if (kl > 64 || (wl > kl ? wl - kl : kl - wl) > limit)
                         continue;
-                /* Levenshtein distance, one row at a time. */
+                /* Levenshtein distance, one row at a time; inf (or more) stands for "more than the limit". */
                 for (size_t j = 0; j <= kl; j++)
-                        row[j] = j;
-                for (size_t i = 1; i <= wl; i++) {
-                        prev_diag = row[0];
-                        row[0] = i;
-                        for (size_t j = 1; j <= kl; j++) {
+                        row[j] = j <= limit ? j : inf;
+                for (size_t i = 1; i <= wl && row_min <= limit; i++) {
+                        size_t lo = i > limit ? i - limit : 1, hi = i + limit < kl ? i + limit : kl;
+
+                        prev_diag = row[lo - 1];
+                        row[lo - 1] = row_min = lo == 1 && i < inf ? i : inf;
+                        for (size_t j = lo; j <= hi; j++) {
                                 size_t up = row[j], cost = tolower((unsigned char)word[i - 1]) != (*k)[j - 1];
                                 size_t v = prev_diag + cost;
 
@@ -602,15 +618,19 @@ static const char *closest(const char *word, const char *const *known)
                                         v = row[j - 1] + 1;
                                 prev_diag = up;
                                 row[j] = v;
+                                if (v < row_min)
+                                        row_min = v;
                         }
                 }
-                if (row[kl] < best) {
+                if (row_min <= limit && row[kl] <= limit && row[kl] < best) {
                         best = row[kl];
                         best_name = *k;
+                        if (best == 0)
+                                break;
+                        limit = best - 1;
                 }
         }
-        /* Farther than a third of the word is a different word, not a typo. */
-        return best <= (wl < 6 ? 2 : wl / 3) ? best_name : NULL;
+        return best_name;
 }
 
 static int join_known(const char *const *known, char **ret)
@@ -1416,43 +1436,39 @@ static void section_header(struct load_state *s, char *line)
 }
 
 /*
- * inih's reader: one whole line per call, so our line count is inih's. Lines
- * are read a byte at a time into inih's buffer; an over-long line is drained,
- * never stored, so a 1 MB line costs no memory.
+ * The next line of in-memory text into str (at most cap bytes of it; the rest
+ * of an over-long line is skipped, never stored); false at the end. Whole
+ * spans by memchr(), not a byte at a time: the fuzzer feeds every input
+ * through here.
  */
-static int next_byte(struct load_state *s)
+static bool next_line_text(struct load_state *s, char *str, size_t cap, size_t *ret_n, bool *ret_too_long,
+                           bool *ret_nul)
 {
-        if (s->f)
-                return getc_unlocked(s->f);
-        return s->pos < s->len ? (unsigned char)s->text[s->pos++] : EOF;
+        const char *start = s->text + s->pos, *nl;
+        size_t avail = s->len - s->pos, l;
+
+        if (avail == 0)
+                return false;
+        nl = memchr(start, '\n', avail);
+        l = nl ? (size_t)(nl - start) : avail;
+        s->pos += l + (nl ? 1 : 0);
+        *ret_nul = memchr(start, '\0', l) != NULL;
+        *ret_too_long = l > cap;
+        *ret_n = l > cap ? cap : l;
+        memcpy(str, start, *ret_n);
+        return true;
 }
 
-/* Is there a '=' (or ':') before any " ;" inline comment? The same rule inih applies, so it never disagrees. */
-static bool has_separator(const char *line)
+/* The same from the file, a byte at a time so that an over-long line is drained, never stored. */
+static bool next_line_file(struct load_state *s, char *str, size_t cap, size_t *ret_n, bool *ret_too_long,
+                           bool *ret_nul)
 {
-        for (const char *p = line; *p; p++) {
-                if (*p == '=' || *p == ':')
-                        return true;
-                if (*p == ';' && p > line && isspace((unsigned char)p[-1]))
-                        return false;
-        }
-        return false;
-}
-
-static char *config_reader(char *str, int num, void *stream)
-{
-        struct load_state *s = stream;
-        size_t cap = num > 1 ? (size_t)num - 1 : 0, n = 0;
         bool too_long = false, nul = false;
-        int ch = EOF;
-        char *p;
+        size_t n = 0;
+        int ch;
 
-        if (s->stop)
-                return NULL;
-        if (cap > CONFIG_LINE_MAX)
-                cap = CONFIG_LINE_MAX;
         for (;;) {
-                ch = next_byte(s);
+                ch = getc_unlocked(s->f);
                 if (ch == EOF || ch == '\n')
                         break;
                 if (ch == '\0')
@@ -1462,7 +1478,45 @@ static char *config_reader(char *str, int num, void *stream)
                 else
                         too_long = true;
         }
-        if (ch == EOF && n == 0 && !too_long) {
+        if (ch == EOF && n == 0 && !too_long)
+                return false;
+        *ret_n = n;
+        *ret_too_long = too_long;
+        *ret_nul = nul;
+        return true;
+}
+
+/* Is there a '=' (or ':') before any " ;" inline comment? The same rule inih applies, so it never disagrees. */
+static bool has_separator(const char *line)
+{
+        for (const char *p = line + strcspn(line, "=:;"); *p; p += 1 + strcspn(p + 1, "=:;")) {
+                if (*p != ';')
+                        return true;
+                if (p > line && isspace((unsigned char)p[-1]))
+                        return false;
+        }
+        return false;
+}
+
+/*
+ * inih's reader: one whole line per call, so our line count is inih's. Lines
+ * are read into inih's buffer; an over-long line is drained, never stored, so
+ * a 1 MB line costs no memory.
+ */
+static char *config_reader(char *str, int num, void *stream)
+{
+        struct load_state *s = stream;
+        size_t cap = num > 1 ? (size_t)num - 1 : 0, n;
+        bool too_long, nul, more;
+        char *p;
+
+        if (s->stop)
+                return NULL;
+        if (cap > CONFIG_LINE_MAX)
+                cap = CONFIG_LINE_MAX;
+        more = s->f ? next_line_file(s, str, cap, &n, &too_long, &nul)
+                    : next_line_text(s, str, cap, &n, &too_long, &nul);
+        if (!more) {
                 if (s->f && ferror(s->f) && s->error == 0) {
                         diag_add(s, 0, "read error: %s", strerror(errno));
                         s->error = -EIO;

@@ -310,6 +310,93 @@ static void test_syntax_details(void **state)
                 config_diags_done(&d);
         }
         expect_one_diag("[policy \"bad name!\"]\naction=log\n", 1, "policy name");
+        /* ':' separates like '='; ';' starts a comment only after whitespace. */
+        expect_one_diag("[daemon]\npoll:interval=1s\n", 2, "unknown key 'poll'");
+        expect_one_diag("[daemon]\ndry;run=yes\n", 2, "unknown key 'dry;run'");
+        expect_one_diag("[daemon]\ndry-run ;=yes\n", 2, "expected KEY=VALUE");
+        /* Control characters are never echoed back into a terminal or the journal. */
+        expect_one_diag("[daemon]\ndry-run=a\x1b[2Jb\x7f\n", 2, "dry-run=a?[2Jb? is not a boolean");
+}
+
+/* Text and file go through different line readers: both must see the same lines and report the same problems. */
+static void test_readers_agree(void **state)
+{
+        static const struct {
+                const char *text;
+                size_t len;
+        } cases[] = {
+#define T(s) { s, sizeof(s) - 1 }
+                T(""),
+                T("\n"),
+                T("[daemon]\ndry-run=maybe"),                  /* no newline at the end */
+                T("[daemon]\r\ndry-run=maybe\r\n\r\n"),
+                T("[daemon]\ndry-run=x\0y\npoll-interval=0\n"),
+                T("\0"),
+                T("[daemon]\n\n\ndry-run=maybe\n\n"),
+                T("x\ny\n[daemon]\n  =1\nkey ; x = y\n"),
+#undef T
+        };
+        _cleanup_free_ char *dir = make_tmpdir(), *main_file = NULL, *dropins = NULL, *long_line = NULL;
+        struct config_paths paths = { .vendor_dir = dir, .require_main_file = true };
+        size_t long_len = 0;
+
+        assert_true(asprintf(&main_file, "%s/main.conf", dir) > 0);
+        assert_true(asprintf(&dropins, "%s/policy.d", dir) > 0);       /* missing: no drop-ins */
+        paths.main_file = main_file;
+        paths.dropin_dir = dropins;
+        /* Over-long lines, one with a NUL past the limit (too long wins), one at the end without a newline. */
+        long_line = malloc(3 * CONFIG_LINE_MAX + 64);
+        assert_non_null(long_line);
+        long_len += (size_t)sprintf(long_line, "[daemon]\n");
+        memset(long_line + long_len, 'a', CONFIG_LINE_MAX + 10);
+        long_line[long_len + CONFIG_LINE_MAX + 5] = '\0';
+        long_len += CONFIG_LINE_MAX + 10;
+        long_line[long_len++] = '\n';
+        long_len += (size_t)sprintf(long_line + long_len, "dry-run=maybe\n");
+        memset(long_line + long_len, 'b', CONFIG_LINE_MAX + 1);
+        long_len += CONFIG_LINE_MAX + 1;
+
+        for (size_t i = 0; i <= ELEMENTSOF(cases); i++) {
+                const char *text = i < ELEMENTSOF(cases) ? cases[i].text : long_line;
+                size_t len = i < ELEMENTSOF(cases) ? cases[i].len : long_len;
+                struct config_diags ds = {}, df = {};
+                struct config *cs = NULL, *cf = NULL;
+                _cleanup_fclose_ FILE *f = fopen(main_file, "we");
+                int rs, rf;
+
+                assert_non_null(f);
+                assert_int_equal(fwrite(text, 1, len, f), len);
+                assert_int_equal(fflush(f), 0);
+                rs = config_load_string(main_file, text, len, &cs, &ds);
+                rf = config_load(&paths, &cf, &df);
+                if (ds.n != df.n) {
+                        fprintf(stderr, "case %zu: text:\n", i);
+                        config_diags_print(stderr, &ds);
+                        fprintf(stderr, "file:\n");
+                        config_diags_print(stderr, &df);
+                }
+                assert_int_equal(rs, rf);
+                assert_int_equal(ds.n, df.n);
+                for (size_t j = 0; j < ds.n; j++) {
+                        assert_string_equal(ds.diag[j].file, df.diag[j].file);
+                        assert_int_equal(ds.diag[j].line, df.diag[j].line);
+                        assert_string_equal(ds.diag[j].message, df.diag[j].message);
+                }
+                /* The long-line case: line 2 too long (not "NUL byte"), line 3 read on, line 4 too long. */
+                if (i == ELEMENTSOF(cases)) {
+                        assert_int_equal(ds.n, 3);
+                        assert_int_equal(ds.diag[0].line, 2);
+                        assert_non_null(strstr(ds.diag[0].message, "line longer than"));
+                        assert_int_equal(ds.diag[1].line, 3);
+                        assert_int_equal(ds.diag[2].line, 4);
+                        assert_non_null(strstr(ds.diag[2].message, "line longer than"));
+                }
+                config_free(cs);
+                config_free(cf);
+                config_diags_done(&ds);
+                config_diags_done(&df);
+        }
+        rm_rf(dir);
 }
 
 /* ---- each diagnostic at its exact line ---- */
@@ -323,6 +410,30 @@ static void test_unknown_section_and_key(void **state)
         expect_one_diag("[port \"0000:0c:00.0\"]\nkind=memory\ntimeuot=A1\n", 3, "did you mean 'timeout'");
         expect_one_diag("[policy \"p\"]\naction=log\nreboot-windw=01:00-02:00\n", 3, "did you mean 'reboot-window'");
         expect_one_diag("[policy \"p\"]\naction=log\nzzzzzzzzzz=1\n", 3, "known: match-port match-reason action");
+}
+
+/* "Did you mean" at its edges: the limit (a third of the word, at least 2), ties, long words. */
+static void test_did_you_mean_edges(void **state)
+{
+        /* Distance 2 with a length difference of 2, at a 6-letter word's limit of 2: still suggested. */
+        expect_one_diag("[port \"0000:0c:00.0\"]\nkindxx=memory\n", 2, "unknown key 'kindxx' in [port]; did you "
+                        "mean 'kind'?");
+        /* Distance 3, past a 7-letter word's limit of 2: the list instead. */
+        expect_one_diag("[port \"0000:0c:00.0\"]\nkindxxx=memory\n", 2, "unknown key 'kindxxx' in [port]; known: "
+                        "arm timeout on-unsafe kind");
+        /* Three letters short of an 14-letter key, at an 11-letter word's limit of 3. */
+        expect_one_diag("[policy \"p\"]\naction=log\nreboot-time=1s\n", 3, "did you mean 'reboot-timeout'?");
+        /* Two keys at the same distance: the first in the table's order wins, also when the tie is at the limit. */
+        expect_one_diag("[policy \"p\"]\naction=log\nidence-timeout=1s\n", 3, "did you mean 'fence-timeout'?");
+        expect_one_diag("[policy \"p\"]\naction=log\nemory-timeout=1s\n", 3, "did you mean 'log-timeout'?");
+        /* Case does not count; five letters in front is at a 17-letter word's limit of 5, eight is past 6. */
+        expect_one_diag("[policy \"p\"]\naction=log\nXXXXXMatch-Reason=mem-timeout\n", 3,
+                        "did you mean 'match-reason'?");
+        expect_one_diag("[policy \"p\"]\naction=log\nXXXXXXXXmatch-reason=mem-timeout\n", 3,
+                        "known: match-port match-reason");
+        /* Beyond 64 letters nothing is suggested, however close. */
+        expect_one_diag("[daemon]\nreboot-on-record-failure-reboot-on-record-failure-reboot-on-record-failur=no\n", 2,
+                        "known: poll-interval state-dir");
 }
 
 static void test_bad_values(void **state)
@@ -1001,6 +1112,8 @@ int main(void)
                 cmocka_unit_test(test_full_file),
                 cmocka_unit_test(test_syntax_details),
                 cmocka_unit_test(test_unknown_section_and_key),
+                cmocka_unit_test(test_did_you_mean_edges),
+                cmocka_unit_test(test_readers_agree),
                 cmocka_unit_test(test_bad_values),
                 cmocka_unit_test(test_timeout_encodings),
                 cmocka_unit_test(test_durations),
