@@ -10,7 +10,8 @@
 - the unit: placeholders substituted, ExecStart= names the installed daemon,
   `systemd-analyze verify` silent (with ExecStart= pointed into DESTDIR and
   MANPATH at the installed man pages), `systemd-analyze security
-  --offline=yes` exposure at most 3.0;
+  --offline=yes` exposure at most 3.0; SCHED_FIFO 1 with reset on fork and
+  RestrictRealtime=yes;
 - the catalog compiles with `journalctl --root=DESTDIR --update-catalog`;
 - the man pages format without groff warnings;
 - the D-Bus policy, on a private dbus-daemon: root owns the name, a plain
@@ -142,8 +143,11 @@ def check_unit(dest, d, unit_path):
         report(os.access(in_dest(dest, daemon), os.X_OK), "installed daemon is executable")
     else:
         report(None, "daemon binary location", "no cxl-isold binary is installed by this build yet")
+    # Real-time at the lowest priority, never inherited by action children, never raised by the daemon itself.
     for key in ("Type=notify", f"BusName={BUS_NAME}", "NotifyAccess=main", "Restart=on-failure",
-                "StateDirectory=cxl-isold", "RuntimeDirectory=cxl-isold", "ConfigurationDirectory=cxl-isold"):
+                "StateDirectory=cxl-isold", "RuntimeDirectory=cxl-isold", "ConfigurationDirectory=cxl-isold",
+                "CPUSchedulingPolicy=fifo", "CPUSchedulingPriority=1", "CPUSchedulingResetOnFork=yes",
+                "RestrictRealtime=yes"):
         report(re.search(rf"^{re.escape(key)}$", text, re.M) is not None, f"unit has {key}")
     report(re.search(r"^WatchdogSec=\S+", text, re.M) is not None, "unit has WatchdogSec=")
     report(re.search(r"^ExecReload=.*kill -HUP \$MAINPID$", text, re.M) is not None, "ExecReload sends SIGHUP")
