@@ -467,7 +467,7 @@ enum section_type {
 };
 
 static const char *const daemon_keys[] = {
-        "poll-interval", "state-dir", "metrics-dir", "dry-run", "reboot-on-record-failure", NULL,
+        "poll-interval", "poll-backstop", "state-dir", "metrics-dir", "dry-run", "reboot-on-record-failure", NULL,
 };
 static const char *const port_keys[] = {
         "arm", "timeout", "on-unsafe", "kind", NULL,
@@ -848,6 +848,20 @@ static void handle_daemon_key(struct load_state *s, const char *key, const char 
                         c->poll_interval = CONFIG_DEFAULT_POLL_INTERVAL_USEC;
                 else
                         (void)value_duration(s, key, v, USEC_PER_MSEC, USEC_PER_HOUR, &c->poll_interval);
+        } else if (strcmp(key, "poll-backstop") == 0) {
+                char a[CONFIG_DURATION_STRING_MAX], b[CONFIG_DURATION_STRING_MAX];
+                usec_t u;
+
+                /* 0 is a value of its own (no periodic poll), not a duration too short */
+                if (!*v)
+                        c->poll_backstop = CONFIG_POLL_BACKSTOP_UNSET;
+                else if (config_parse_duration(v, &u) < 0 || (u != 0 && (u < USEC_PER_MSEC || u > USEC_PER_DAY)))
+                        diag_add(s, s->line,
+                                 "%s=%s is neither 0 (no periodic poll while every port has an interrupt source) "
+                                 "nor a duration from %s to %s; write e.g. 0, 1s or 5min (a number alone is seconds)",
+                                 key, v, config_format_duration(USEC_PER_MSEC, a), config_format_duration(USEC_PER_DAY, b));
+                else
+                        c->poll_backstop = u;
         } else if (strcmp(key, "state-dir") == 0) {
                 char *p = NULL;
 
@@ -1727,6 +1741,7 @@ static int scan_dropins(struct load_state *s, const char *dir, struct dropin **l
 static void config_defaults(struct config *c)
 {
         c->poll_interval = CONFIG_DEFAULT_POLL_INTERVAL_USEC;
+        c->poll_backstop = CONFIG_POLL_BACKSTOP_UNSET;
         c->reboot_on_record_failure = true;
 }
 
@@ -1910,6 +1925,9 @@ int config_dump(FILE *f, const struct config *c)
                 fprintf(f, "#   %s\n", c->files[i]);
         fprintf(f, "[daemon]\n");
         fprintf(f, "poll-interval=%s\n", config_format_duration(c->poll_interval, b));
+        /* unset prints empty, which restores the default when read back */
+        fprintf(f, "poll-backstop=%s\n", c->poll_backstop == CONFIG_POLL_BACKSTOP_UNSET ? "" :
+                                         c->poll_backstop == 0 ? "0" : config_format_duration(c->poll_backstop, b));
         fprintf(f, "state-dir=%s\n", c->state_dir ? c->state_dir : CONFIG_DEFAULT_STATE_DIR);
         fprintf(f, "metrics-dir=%s\n", c->metrics_dir ? c->metrics_dir : "");
         fprintf(f, "dry-run=%s\n", c->dry_run ? "yes" : "no");

@@ -6,7 +6,7 @@
  * what to do". Loading builds a complete new struct config or nothing, which
  * is what makes SIGHUP reload all-or-nothing.
  *
- *   [daemon]  poll-interval= state-dir= metrics-dir= dry-run= reboot-on-record-failure=
+ *   [daemon]  poll-interval= poll-backstop= state-dir= metrics-dir= dry-run= reboot-on-record-failure=
  *   [port "<match>"]  match: BDF ("0000:0c:00.0", globs allowed), "host-bridge:<name>",
  *             "serial:<hex>"; arm=auto|never|force; timeout=<value or range name>;
  *             on-unsafe=disarm|alert; kind=memory|accelerator
@@ -80,6 +80,7 @@ enum unsafe_reaction unsafe_reaction_from_string(const char *s);
 #define CONFIG_DIAGS_MAX 100            /* problems reported before giving up */
 
 #define CONFIG_DEFAULT_POLL_INTERVAL_USEC 100000ULL     /* 100ms */
+#define CONFIG_POLL_BACKSTOP_UNSET UINT64_MAX           /* poll-backstop= not set: same as poll-interval= */
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/cxl-isold"
 #define CONFIG_DEFAULT_ACTION_TIMEOUT_USEC 30000000ULL  /* 30s */
 
@@ -119,6 +120,7 @@ struct config_policy {
 
 struct config {
         usec_t poll_interval;           /* default 100 ms */
+        usec_t poll_backstop;           /* with an interrupt for every port; 0 = off, CONFIG_POLL_BACKSTOP_UNSET */
         char *state_dir;                /* default /var/lib/cxl-isold */
         char *metrics_dir;              /* NULL = no metrics */
         bool dry_run;

@@ -91,6 +91,7 @@ static int run_drill(struct manager *m, const char *bdf, const char *policy)
                 log_notice("%s is not watchable (%s), drilling it anyway", bdf,
                            port_reason_description(p->rp.reason) ?: "unknown reason");
         /* This run exists for the drill: it must not go on polling and act on a real isolation meanwhile. */
+        m->poll_stopped = true;
         (void)sd_event_source_set_enabled(m->poll_timer, SD_EVENT_OFF);
 
         k = manager_add_observer(m, &o);

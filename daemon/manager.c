@@ -20,6 +20,7 @@
 #include "log.h"
 #include "manager.h"
 #include "message-ids.h"
+#include "poll-schedule.h"
 #include "strv.h"
 #include "topology.h"
 
@@ -30,6 +31,7 @@
  */
 extern int sources_start(struct manager *m) __attribute__((weak));
 extern void sources_free(struct manager *m) __attribute__((weak));
+extern bool sources_serve_interrupt(struct manager *m, const struct port *p) __attribute__((weak));
 
 #define DISCOVERY_EXTEND_TIMEOUT_USEC (60ULL * 1000000ULL)
 #define POLICIES_MAX 64
@@ -60,6 +62,8 @@ void manager_port_changed(struct manager *m, struct port *p)
         for (size_t i = 0; i < m->n_observers; i++)
                 if (m->observers[i].port_changed)
                         m->observers[i].port_changed(m, p, m->observers[i].userdata);
+        /* A port that became (un)watchable, or a new one, may change whether interrupts serve every port. */
+        manager_reschedule_poll(m);
         manager_notify_status(m);
 }
 
@@ -94,7 +98,7 @@ size_t manager_queue_depth(const struct manager *m)
 char *manager_status_line(const struct manager *m)
 {
         size_t watchable = 0, isolated = 0;
-        char poll[CONFIG_DURATION_STRING_MAX];
+        char d[CONFIG_DURATION_STRING_MAX], poll[CONFIG_DURATION_STRING_MAX + 32];
         char *s;
         int k;
 
@@ -104,14 +108,20 @@ char *manager_status_line(const struct manager *m)
                 if (m->ports[i]->state == PORT_STATE_ISOLATED || m->ports[i]->state == PORT_STATE_ACKNOWLEDGED)
                         isolated++;
         }
-        config_format_duration(m->poll_interval_usec, poll);
+        if (!m->poll_by_interrupts)
+                (void)snprintf(poll, sizeof(poll), "poll %s", config_format_duration(m->poll_interval_usec, d));
+        else if (m->poll_timer_usec == 0)
+                (void)snprintf(poll, sizeof(poll), "interrupts, no poll");
+        else
+                (void)snprintf(poll, sizeof(poll), "interrupts, poll %s backstop",
+                               config_format_duration(m->poll_timer_usec, d));
 
         if (m->n_ports == 0)
                 k = asprintf(&s, "No CXL root ports found, nothing to watch; queue %zu%s%s",
                              manager_queue_depth(m), m->last_reload_error ? "; " : "",
                              m->last_reload_error ?: "");
         else
-                k = asprintf(&s, "Watching %zu of %zu CXL root ports (%zu isolated), poll %s, queue %zu%s%s%s",
+                k = asprintf(&s, "Watching %zu of %zu CXL root ports (%zu isolated), %s, queue %zu%s%s%s",
                              watchable, m->n_ports, isolated, poll, manager_queue_depth(m),
                              watchable == 0 ? "; no port is watchable, see the journal" : "",
                              m->last_reload_error ? "; " : "", m->last_reload_error ?: "");
@@ -836,8 +846,68 @@ static int on_poll(sd_event_source *s, uint64_t usec, void *userdata)
                 (void)sd_notify(false, "WATCHDOG=1");
 
         /* The source stays on (see manager_startup()): moving its time is all a new cycle needs. */
-        (void)sd_event_source_set_time_relative(s, m->poll_interval_usec);
+        if (m->poll_timer_usec > 0)
+                (void)sd_event_source_set_time_relative(s, m->poll_timer_usec);
         return 0;
+}
+
+/*
+ * Accuracy 0 would mean sd-event's default slack of 250 ms, which turns a 10 ms poll into
+ * "sometime within 260 ms". Allow 1% of the interval (at most 0.5 ms) so detection stays within
+ * interval + 1 ms while wake-ups can still coalesce.
+ */
+static uint64_t poll_accuracy_usec(uint64_t interval_usec)
+{
+        uint64_t a = interval_usec / 100;
+
+        return a > 500 ? 500 : a == 0 ? 1 : a;
+}
+
+void manager_reschedule_poll(struct manager *m)
+{
+        char d[CONFIG_DURATION_STRING_MAX];
+        size_t n_watchable = 0, n_served = 0;
+        uint64_t interval;
+        bool by_interrupts;
+
+        if (!m->poll_timer || m->poll_stopped)
+                return;         /* startup calls again once the timer exists */
+        for (size_t i = 0; i < m->n_ports; i++) {
+                if (!port_is_watchable(m->ports[i]))
+                        continue;
+                n_watchable++;
+                if (sources_serve_interrupt && sources_serve_interrupt(m, m->ports[i]))
+                        n_served++;
+        }
+        by_interrupts = n_watchable > 0 && n_served >= n_watchable;
+        interval = poll_schedule_interval(m->poll_interval_usec, m->poll_backstop_usec, n_watchable, n_served,
+                                          m->watchdog_usec);
+        if (interval == m->poll_timer_usec && by_interrupts == m->poll_by_interrupts)
+                return;
+
+        if (by_interrupts && interval == 0)
+                log_info("Every watchable port has a working interrupt source: no periodic poll (poll-backstop=0)");
+        else if (by_interrupts)
+                log_info("Every watchable port has a working interrupt source: polling every %s as a backstop",
+                         config_format_duration(interval, d));
+        else if (m->poll_by_interrupts)
+                log_notice("%zu of %zu watchable ports have no working interrupt source: polling every %s again",
+                           n_watchable - n_served, n_watchable, config_format_duration(interval, d));
+        m->poll_by_interrupts = by_interrupts;
+
+        if (interval == 0)
+                (void)sd_event_source_set_enabled(m->poll_timer, SD_EVENT_OFF);
+        else if (interval != m->poll_timer_usec) {
+                /* From now: a shorter interval starts at once rather than after the longer one ran out. */
+                (void)sd_event_source_set_time_accuracy(m->poll_timer, poll_accuracy_usec(interval));
+                (void)sd_event_source_set_time_relative(m->poll_timer, interval);
+                (void)sd_event_source_set_enabled(m->poll_timer, SD_EVENT_ON);
+        }
+        m->poll_timer_usec = interval;
+        for (size_t i = 0; i < m->n_observers; i++)
+                if (m->observers[i].polling_changed)
+                        m->observers[i].polling_changed(m, m->observers[i].userdata);
+        manager_notify_status(m);
 }
 
 /* --- startup: discovery, resuming the record --- */
@@ -1053,6 +1123,8 @@ static void manager_apply_config(struct manager *m)
         m->poll_interval_usec = m->options.poll_interval_usec ?: m->config->poll_interval;
         if (m->poll_interval_usec == 0)
                 m->poll_interval_usec = 100 * 1000;
+        m->poll_backstop_usec = m->config->poll_backstop == CONFIG_POLL_BACKSTOP_UNSET ? POLL_BACKSTOP_UNSET :
+                                                                                      m->config->poll_backstop;
         m->dry_run = m->options.dry_run || m->config->dry_run;
 }
 
@@ -1100,18 +1172,18 @@ int manager_startup(struct manager *m)
                         log_warning_errno(k, "Cannot start the event sources, relying on polling: %m");
         }
 
-        /*
-         * Accuracy 0 would mean sd-event's default slack of 250 ms, which turns a 10 ms poll into
-         * "sometime within 260 ms". Allow 1% of the interval (at most 0.5 ms) so detection stays within
-         * interval + 1 ms while wake-ups can still coalesce.
-         */
-        uint64_t poll_accuracy_usec = m->poll_interval_usec / 100;
-        if (poll_accuracy_usec > 500)
-                poll_accuracy_usec = 500;
-        if (poll_accuracy_usec == 0)
-                poll_accuracy_usec = 1;
+        uint64_t watchdog_usec = 0;
+        m->watchdog = sd_watchdog_enabled(false, &watchdog_usec) > 0;
+        m->watchdog_usec = m->watchdog ? watchdog_usec : 0;
+        /* Pings come only after a poll cycle: a cycle slower than half the watchdog gets us killed. */
+        if (m->watchdog && m->poll_interval_usec >= watchdog_usec / 2)
+                log_warning("Poll interval %llu ms is not below half of WatchdogSec= (%llu ms): the service manager "
+                            "may kill the daemon between two polls; lower poll-interval= or raise WatchdogSec=",
+                            (unsigned long long)(m->poll_interval_usec / 1000),
+                            (unsigned long long)(watchdog_usec / 1000));
+
         k = sd_event_add_time_relative(m->event, &m->poll_timer, CLOCK_MONOTONIC, m->poll_interval_usec,
-                                       poll_accuracy_usec, on_poll, m);
+                                       poll_accuracy_usec(m->poll_interval_usec), on_poll, m);
         if (k < 0)
                 return log_error_errno(k, "Cannot start the poll timer: %m");
         (void)sd_event_source_set_description(m->poll_timer, "poll");
@@ -1121,15 +1193,9 @@ int manager_startup(struct manager *m)
          * fifth of the instructions of an idle tick, bench/bench.py idle's callgrind figures).
          */
         (void)sd_event_source_set_enabled(m->poll_timer, SD_EVENT_ON);
-
-        uint64_t watchdog_usec = 0;
-        m->watchdog = sd_watchdog_enabled(false, &watchdog_usec) > 0;
-        /* Pings come only after a poll cycle: a cycle slower than half the watchdog gets us killed. */
-        if (m->watchdog && m->poll_interval_usec >= watchdog_usec / 2)
-                log_warning("Poll interval %llu ms is not below half of WatchdogSec= (%llu ms): the service manager "
-                            "may kill the daemon between two polls; lower poll-interval= or raise WatchdogSec=",
-                            (unsigned long long)(m->poll_interval_usec / 1000),
-                            (unsigned long long)(watchdog_usec / 1000));
+        m->poll_timer_usec = m->poll_interval_usec;
+        /* The interrupt sources started above: with one for every port, poll-backstop= applies from now. */
+        manager_reschedule_poll(m);
 
         {
                 _cleanup_free_ char *line = manager_status_line(m);
@@ -1174,6 +1240,7 @@ int manager_reload(struct manager *m)
                         log_warning("state-dir changed to %s: takes effect at the next start, ignoring for now",
                                     m->config->state_dir);
                 manager_apply_config(m);
+                manager_reschedule_poll(m);
                 manager_check_port_kinds(m, m->config);
                 free(m->last_reload_error);
                 m->last_reload_error = NULL;

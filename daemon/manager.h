@@ -36,6 +36,8 @@ struct manager_observer {
         void (*event_detected)(struct manager *m, struct port *p, struct isolation_event *e, void *userdata);
         void (*action_finished)(struct manager *m, struct isolation_event *e, size_t index, void *userdata);
         void (*config_reloaded)(struct manager *m, void *userdata);
+        /* The poll timer's interval changed (manager_reschedule_poll()), e.g. stopped because interrupts serve every port. */
+        void (*polling_changed)(struct manager *m, void *userdata);
         void *userdata;
 };
 
@@ -83,6 +85,11 @@ struct manager {
 
         struct sources *sources;        /* event sources besides the poll timer (source.h), may be NULL */
         sd_event_source *poll_timer;
+        uint64_t poll_backstop_usec;    /* effective poll-backstop= (poll-schedule.h), POLL_BACKSTOP_UNSET if unset */
+        uint64_t poll_timer_usec;       /* what the poll timer runs at now: 0 = no periodic poll */
+        bool poll_by_interrupts;        /* every watchable port has a working interrupt source */
+        bool poll_stopped;              /* no polling at all in this run (a --drill): never rescheduled */
+        uint64_t watchdog_usec;         /* WATCHDOG_USEC, 0 without a watchdog */
         uint64_t n_poll_cycles;
         uint64_t last_poll_realtime_usec;       /* CLOCK_REALTIME when the last cycle completed, for metrics */
         sd_event_source *sigterm_source, *sigint_source, *sighup_source;
@@ -117,6 +124,12 @@ void manager_port_changed(struct manager *m, struct port *p);
  * poll would. Returns what port_poll() returned (-ENODEV: not watchable).
  */
 int manager_read_port(struct manager *m, struct port *p);
+/*
+ * Set the poll timer from what serves the ports now (poll-schedule.h): poll-interval= unless every
+ * watchable port has a working interrupt source, then poll-backstop= (0: timer off). Called when a
+ * port or an interrupt source changes and after a reload; observers hear of a change.
+ */
+void manager_reschedule_poll(struct manager *m);
 struct port *manager_find_port(struct manager *m, const char *bdf);
 /* The event with this id among the ports' current events and the queue, NULL if none. */
 struct isolation_event *manager_find_event(struct manager *m, const char *id);

@@ -53,7 +53,11 @@ static void metrics_export_schedule(struct metrics_export *x)
                 due = 0;        /* nothing written yet: at the loop's next turn */
         else if (x->dirty)
                 due = x->last_write_usec + METRICS_EXPORT_MIN_GAP_USEC;
-        else
+        else if (x->manager->poll_timer_usec == 0 && x->manager->poll_timer) {
+                /* No periodic poll (interrupts serve every port): no stamp to advance, no refresh until a change. */
+                (void)sd_event_source_set_enabled(x->timer, SD_EVENT_OFF);
+                return;
+        } else
                 due = x->last_write_usec + METRICS_EXPORT_REFRESH_USEC;
         (void)sd_event_source_set_time(x->timer, due);
         (void)sd_event_source_set_enabled(x->timer, SD_EVENT_ONESHOT);
@@ -131,6 +135,11 @@ static void on_port_changed(struct manager *m, struct port *p, void *userdata)
         metrics_export_changed(userdata);
 }
 
+static void on_polling_changed(struct manager *m, void *userdata)
+{
+        metrics_export_schedule(userdata);
+}
+
 static void count_action(struct metrics_export *x, const struct isolation_event *e, size_t index)
 {
         const struct planned_action *a = e->plan + index;
@@ -185,6 +194,7 @@ int metrics_export_new(struct manager *m, struct metrics_export **ret)
                 .event_detected = on_event_detected,
                 .action_finished = on_action_finished,
                 .config_reloaded = on_config_reloaded,
+                .polling_changed = on_polling_changed,
         };
         int k;
 

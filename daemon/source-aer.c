@@ -154,6 +154,19 @@ static int on_aer_timer(sd_event_source *es, uint64_t usec, void *userdata)
         return 0;
 }
 
+void source_aer_set_periodic(struct source *s, bool on)
+{
+        struct aer_source *a = s->data;
+        int enabled = sd_event_source_get_enabled(a->timer, NULL);
+
+        if (!on)
+                (void)sd_event_source_set_enabled(a->timer, SD_EVENT_OFF);
+        else if (enabled == 0) {
+                (void)sd_event_source_set_time_relative(a->timer, a->interval_usec);
+                (void)sd_event_source_set_enabled(a->timer, SD_EVENT_ONESHOT);
+        }
+}
+
 static void aer_port_reset(struct source *s, struct port *p)
 {
         struct aer_source *a = s->data;

@@ -139,6 +139,8 @@ static int on_irq(sd_event_source *es, int fd, uint32_t revents, void *userdata)
                 log_warning_errno(k, "%s: interrupt source %s failed, polling only from now: %m", q->spec.port,
                                   q->spec.function);
                 (void)sd_event_source_set_enabled(es, SD_EVENT_OFF);
+                /* The port is no longer served: back to poll-interval= if poll-backstop= applied. */
+                manager_reschedule_poll(m);
                 return 0;
         }
 

@@ -47,6 +47,7 @@ struct sources {
         size_t n_sources;
         struct source **sources;
         struct source *aer;                     /* also in sources[]; the udev source feeds it */
+        bool udev;                              /* the udev source runs */
 
         size_t n_rediscoveries;
         struct rediscovery **rediscoveries;
@@ -387,6 +388,28 @@ static void on_config_reloaded(struct manager *m, void *userdata)
         arming_evaluate_all(m);
 }
 
+/*
+ * No periodic poll (poll-backstop=0 with an interrupt for every port): the slow timers that back up
+ * uevents stop too, so the idle daemon does not wake at all; uevents still re-read the AER counters
+ * and make the gate look again. Without a udev monitor they stay: nothing else would notice.
+ */
+static void on_polling_changed(struct manager *m, void *userdata)
+{
+        struct sources *s = m->sources;
+        bool periodic = m->poll_timer_usec > 0 || !s->udev;
+
+        if (s->aer)
+                source_aer_set_periodic(s->aer, periodic);
+        if (!s->gate_timer)
+                return;
+        if (!periodic)
+                (void)sd_event_source_set_enabled(s->gate_timer, SD_EVENT_OFF);
+        else if (sd_event_source_get_enabled(s->gate_timer, NULL) == 0) {
+                (void)sd_event_source_set_time_relative(s->gate_timer, GATE_RECHECK_USEC);
+                (void)sd_event_source_set_enabled(s->gate_timer, SD_EVENT_ONESHOT);
+        }
+}
+
 static int sources_add(struct sources *s, struct source *src)
 {
         struct source **l = realloc(s->sources, sizeof(*l) * (s->n_sources + 1));
@@ -403,6 +426,7 @@ int sources_start(struct manager *m)
         struct manager_observer o = {
                 .port_changed = on_port_changed,
                 .config_reloaded = on_config_reloaded,
+                .polling_changed = on_polling_changed,
         };
         struct sources *s;
         struct source *src;
@@ -441,7 +465,8 @@ int sources_start(struct manager *m)
         else if (sources_add(s, src) < 0) {
                 src->free(src);
                 return -ENOMEM;
-        }
+        } else
+                s->udev = true;
 
         k = manager_add_observer(m, &o);
         if (k < 0)

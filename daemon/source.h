@@ -65,6 +65,8 @@ int source_udev_new(struct manager *m, struct source **ret);
 int source_aer_new(struct manager *m, uint64_t interval_usec, struct source **ret);
 /* Re-read p's AER counters now (a uevent for p arrived); a change reads p's status. */
 void source_aer_check_port(struct source *aer, struct port *p);
+/* Re-read every port's counters on the slow timer (on), or only on uevents (off: nothing polls at all). */
+void source_aer_set_periodic(struct source *aer, bool on);
 void source_aer_forward(struct manager *m, struct port *p);
 /*
  * spec: "PORT=vfio:BDF" or "PORT=uio:BDF", PORT the root port to read when

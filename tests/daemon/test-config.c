@@ -131,6 +131,7 @@ static void test_defaults_when_no_file(void **state)
         assert_int_equal(d.n, 0);
         assert_non_null(c);
         assert_int_equal(c->poll_interval, 100 * MSEC);
+        assert_int_equal(c->poll_backstop, CONFIG_POLL_BACKSTOP_UNSET);
         assert_string_equal(c->state_dir, "/var/lib/cxl-isold");
         assert_null(c->metrics_dir);
         assert_false(c->dry_run);
@@ -446,6 +447,9 @@ static void test_bad_values(void **state)
         expect_one_diag("[daemon]\npoll-interval=0\n", 2, "not a duration from 1ms to 1h");
         expect_one_diag("[daemon]\npoll-interval=2h\n", 2, "not a duration from 1ms to 1h");
         expect_one_diag("[daemon]\npoll-interval=fast\n", 2, "write e.g. 100ms, 5s, 2min or 1h");
+        expect_one_diag("[daemon]\n\npoll-backstop=500us\n", 3, "neither 0 (no periodic poll");
+        expect_one_diag("[daemon]\npoll-backstop=2d\n", 2, "nor a duration from 1ms to 1d");
+        expect_one_diag("[daemon]\npoll-backstop=off\n", 2, "write e.g. 0, 1s or 5min");
         expect_one_diag("[policy \"p\"]\naction=log\nmatch-reason=mem-link-down power-cut\n", 3,
                         "'power-cut' is not an isolation reason");
         expect_one_diag("[policy \"p\"]\naction=log\nmatch-port=0c:00.0\n", 3, "not a full PCI address");
@@ -528,6 +532,20 @@ static void test_durations(void **state)
         /* Bounds of poll-interval are inclusive. */
         config_free(load_ok("[daemon]\npoll-interval=1ms\n"));
         config_free(load_ok("[daemon]\npoll-interval=1h\n"));
+
+        /* poll-backstop: 0 is off, not too short; bounds inclusive; empty restores "same as poll-interval". */
+        struct config *c = load_ok("[daemon]\npoll-backstop=0\n");
+        assert_int_equal(c->poll_backstop, 0);
+        config_free(c);
+        c = load_ok("[daemon]\npoll-backstop=1ms\n");
+        assert_int_equal(c->poll_backstop, MSEC);
+        config_free(c);
+        c = load_ok("[daemon]\npoll-backstop=1d\n");
+        assert_int_equal(c->poll_backstop, 86400 * SEC);
+        config_free(c);
+        c = load_ok("[daemon]\npoll-backstop=5s\n[daemon]\npoll-backstop=\n");
+        assert_int_equal(c->poll_backstop, CONFIG_POLL_BACKSTOP_UNSET);
+        config_free(c);
 }
 
 static void test_actions(void **state)
@@ -1036,7 +1054,7 @@ static void strip_comments(char *s)
 
 static void test_dump_round_trip(void **state)
 {
-        struct config *c = load_ok("[daemon]\npoll-interval=250ms\nmetrics-dir=/run/m\n"
+        struct config *c = load_ok("[daemon]\npoll-interval=250ms\npoll-backstop=0\nmetrics-dir=/run/m\n"
                                    "[port \"0000:0c:0?.0\"]\narm=never\ntimeout=B2\nkind=memory\n"
                                    "[policy]\nexec=/bin/true\ntimeout=90s\n"
                                    "[policy \"p\"]\nmatch-port=0000:0c:00.0 serial:1f\nmatch-reason=mem-timeout\n"
@@ -1051,7 +1069,9 @@ static void test_dump_round_trip(void **state)
         assert_non_null(strstr(first, "fence-signal=SIGKILL\n"));
         assert_non_null(strstr(first, "reboot-window=23:00-01:30\n"));
         assert_non_null(strstr(first, "timeout=0x6\n"));
+        assert_non_null(strstr(first, "poll-backstop=0\n"));
         assert_int_equal(config_load_string("dump", first, strlen(first), &again, &d), 0);
+        assert_int_equal(again->poll_backstop, 0);
         assert_int_equal(d.n, 0);
         second = dump_to_string(again);
         strip_comments(first);
