@@ -19,7 +19,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <pci/pci.h>
 /*
  * libpci's header.h and cxl-regs.h both define the PCI register names, with
  * the same values but different spellings (0x10 vs 0x10u), which the compiler
@@ -44,6 +43,7 @@
 #include "cleanup.h"
 #include "cxl-regs.h"
 #include "discover.h"
+#include "pci-lib.h"
 #include "pcie-caps.h"
 
 /* From libpci's header.h: PCI_EXT_CAP_ID_DSN, PCI_CLASS_BRIDGE_PCI, PCI_HEADER_TYPE_BRIDGE. */
@@ -135,10 +135,17 @@ static void pci_quiet(char *msg, ...)
 {
 }
 
-static void pci_cleanupp(struct pci_access **a)
+/* libpci loaded for one discovery, and its access handle; released in that order, then unloaded. */
+struct pci_session {
+        struct pci_lib *lib;
+        struct pci_access *acc;
+};
+
+static void pci_session_done(struct pci_session *s)
 {
-        if (*a)
-                pci_cleanup(*a);
+        if (s->acc)
+                s->lib->cleanup(s->acc);
+        s->lib = pci_lib_close(s->lib);
 }
 
 /* Named apart from any regwin_freep regwin.h may grow. */
@@ -151,7 +158,7 @@ static void regwin_closep(struct regwin **w)
  * Each libpci call that may raise an error runs in its own small frame with
  * its own jump target, so no local state is live across the longjmp.
  */
-static int pci_guarded_scan(struct pci_access *a)
+static int pci_guarded_scan(const struct pci_lib *pci, struct pci_access *a)
 {
         sigjmp_buf jump, *saved = pci_error_jump;
 
@@ -160,13 +167,13 @@ static int pci_guarded_scan(struct pci_access *a)
                 pci_error_jump = saved;
                 return -EIO;
         }
-        pci_init(a);
-        pci_scan_bus(a);
+        pci->init(a);
+        pci->scan_bus(a);
         pci_error_jump = saved;
         return 0;
 }
 
-static int pci_guarded_fill(struct pci_dev *d, int flags)
+static int pci_guarded_fill(const struct pci_lib *pci, struct pci_dev *d, int flags)
 {
         sigjmp_buf jump, *saved = pci_error_jump;
 
@@ -175,13 +182,13 @@ static int pci_guarded_fill(struct pci_dev *d, int flags)
                 pci_error_jump = saved;
                 return -EIO;
         }
-        pci_fill_info(d, flags);
+        pci->fill_info(d, flags);
         pci_error_jump = saved;
         return 0;
 }
 
 /* 1 if the read returned len bytes, 0 if it came back short, -EIO on a libpci error. */
-static int pci_guarded_read(struct pci_dev *d, uint8_t *buf, int len)
+static int pci_guarded_read(const struct pci_lib *pci, struct pci_dev *d, uint8_t *buf, int len)
 {
         sigjmp_buf jump, *saved = pci_error_jump;
         int ok;
@@ -191,12 +198,12 @@ static int pci_guarded_read(struct pci_dev *d, uint8_t *buf, int len)
                 pci_error_jump = saved;
                 return -EIO;
         }
-        ok = pci_read_block(d, 0, buf, len);
+        ok = pci->read_block(d, 0, buf, len);
         pci_error_jump = saved;
         return ok ? 1 : 0;
 }
 
-static int read_config(struct pci_dev *d, uint8_t *cfg, size_t *ret_len)
+static int read_config(const struct pci_lib *pci, struct pci_dev *d, uint8_t *cfg, size_t *ret_len)
 {
         /*
          * sysfs serves as much as the opener may see: 4096 bytes for a PCIe
@@ -206,7 +213,7 @@ static int read_config(struct pci_dev *d, uint8_t *cfg, size_t *ret_len)
         static const size_t sizes[] = { PCI_CFG_SIZE_PCIE, PCI_CFG_SIZE_PCI, PCI_CFG_SIZE_LEGACY };
 
         for (size_t i = 0; i < ELEMENTSOF(sizes); i++) {
-                int r = pci_guarded_read(d, cfg, (int)sizes[i]);
+                int r = pci_guarded_read(pci, d, cfg, (int)sizes[i]);
                 if (r < 0)
                         return r;
                 if (r > 0) {
@@ -482,8 +489,8 @@ static bool is_cxl_dport(const char *sysfs_path)
  * Fill one port. Returns 1 if d is a port to report (with p filled), 0 if it
  * is no CXL root port, negative errno only for -ENOMEM.
  */
-static int probe_device(struct pci_dev *d, const char *sysfs_root, const struct discover_options *opts,
-                        struct cxl_rootport *p)
+static int probe_device(const struct pci_lib *pci, struct pci_dev *d, const char *sysfs_root,
+                        const struct discover_options *opts, struct cxl_rootport *p)
 {
         uint8_t cfg[PCI_CFG_SIZE_PCIE];
         size_t len;
@@ -497,7 +504,7 @@ static int probe_device(struct pci_dev *d, const char *sysfs_root, const struct 
 
         bool is_bridge = d->device_class == PCI_CLASS_BRIDGE_PCI;
 
-        r = read_config(d, cfg, &len);
+        r = read_config(pci, d, cfg, &len);
         if (r < 0) {
                 /* Listed a moment ago, unreadable now: it went away during the scan. */
                 if (!is_bridge)
@@ -611,11 +618,15 @@ static void rootport_array_done(struct rootport_array *a)
 int cxl_discover_rootports(const struct discover_options *opts, struct cxl_rootport **ret_ports, size_t *ret_n)
 {
         _cleanup_(rootport_array_done) struct rootport_array found = {};
-        _cleanup_(pci_cleanupp) struct pci_access *pacc = NULL;
+        _cleanup_(pci_session_done) struct pci_session pci = {};
+        struct pci_access *pacc;
         size_t allocated = 0;
         int r;
 
-        pacc = pci_alloc();
+        r = pci_lib_open(&pci.lib);
+        if (r < 0)
+                return r;
+        pacc = pci.acc = pci.lib->alloc();
         if (!pacc)
                 return -ENOMEM;
 
@@ -628,11 +639,11 @@ int cxl_discover_rootports(const struct discover_options *opts, struct cxl_rootp
         pacc->warning = pci_quiet;
         pacc->debug = pci_quiet;
 
-        r = pci_guarded_scan(pacc);
+        r = pci_guarded_scan(pci.lib, pacc);
         if (r < 0)
                 return r;
 
-        const char *sysfs_root = pci_get_param(pacc, (char *)"sysfs.path");
+        const char *sysfs_root = pci.lib->get_param(pacc, (char *)"sysfs.path");
         if (!sysfs_root)
                 sysfs_root = "/sys/bus/pci";
 
@@ -645,7 +656,7 @@ int cxl_discover_rootports(const struct discover_options *opts, struct cxl_rootp
                 }
 
                 /* A function whose sysfs files vanished since the scan is simply not there any more. */
-                if (pci_guarded_fill(d, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_BASES | PCI_FILL_SIZES) < 0)
+                if (pci_guarded_fill(pci.lib, d, PCI_FILL_IDENT | PCI_FILL_CLASS | PCI_FILL_BASES | PCI_FILL_SIZES) < 0)
                         continue;
 
                 if (found.n == allocated) {
@@ -657,7 +668,7 @@ int cxl_discover_rootports(const struct discover_options *opts, struct cxl_rootp
                         allocated = na;
                 }
 
-                r = probe_device(d, sysfs_root, opts, &found.ports[found.n]);
+                r = probe_device(pci.lib, d, sysfs_root, opts, &found.ports[found.n]);
                 if (r < 0)
                         return r;
                 if (r > 0)

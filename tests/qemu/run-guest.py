@@ -140,15 +140,27 @@ def copy_file(src, root, dst=None):
         shutil.copy2(os.path.realpath(src), dst)
 
 
+# Loaded with dlopen() (lib/pci-lib.c), so ldd does not list them; looked for where ldd found libc.
+DLOPENED = ("libpci.so.3",)
+
+
 def copy_with_libs(binary, root, dst=None):
     copy_file(binary, root, dst)
     r = run(["ldd", binary])
     if r.returncode != 0:
         return  # static
+    libdirs = []
     for line in r.stdout.splitlines():
         m = re.search(r"=>\s*(/\S+)", line) or re.match(r"\s*(/\S+)\s+\(", line)
         if m:
             copy_file(m.group(1), root)
+            libdirs.append(os.path.dirname(m.group(1)))
+    for soname in DLOPENED:
+        for d in dict.fromkeys(libdirs):
+            path = os.path.join(d, soname)
+            if os.path.exists(path) and os.path.basename(binary) != soname:
+                copy_with_libs(path, root)
+                break
 
 
 def install_modules(ktree, kver, root):
