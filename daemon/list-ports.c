@@ -62,8 +62,17 @@ static json_object *ti_capability_json(const struct cxl_ti_capability *c)
         return o;
 }
 
+/* A fresh discovery's ports all carry their decode; an empty one stands in should one not. */
+static const struct cxl_rootport_decode *port_decode(const struct cxl_rootport *p)
+{
+        static const struct cxl_rootport_decode none;
+
+        return p->decode ?: &none;
+}
+
 static json_object *port_json(const struct cxl_rootport *p)
 {
+        const struct cxl_rootport_decode *dec = port_decode(p);
         json_object *o = json_object_new_object(), *dvsecs = json_object_new_array();
         char vd[16];
 
@@ -81,14 +90,14 @@ static json_object *port_json(const struct cxl_rootport *p)
         if (p->error)
                 json_object_object_add(o, "error_message", json_object_new_string(strerror(abs(p->error))));
 
-        for (size_t i = 0; i < p->dvsecs.n; i++) {
+        for (size_t i = 0; i < dec->dvsecs.n; i++) {
                 json_object *d = json_object_new_object();
-                json_object_object_add(d, "id", json_object_new_int(p->dvsecs.dvsec[i].id));
+                json_object_object_add(d, "id", json_object_new_int(dec->dvsecs.dvsec[i].id));
                 json_object_object_add(d, "name",
-                                       json_object_new_string(cxl_dvsec_id_to_string(p->dvsecs.dvsec[i].id) ?: "unknown"));
-                json_object_object_add(d, "offset", hex32(p->dvsecs.dvsec[i].offset));
-                json_object_object_add(d, "revision", json_object_new_int(p->dvsecs.dvsec[i].revision));
-                json_object_object_add(d, "length", json_object_new_int(p->dvsecs.dvsec[i].length));
+                                       json_object_new_string(cxl_dvsec_id_to_string(dec->dvsecs.dvsec[i].id) ?: "unknown"));
+                json_object_object_add(d, "offset", hex32(dec->dvsecs.dvsec[i].offset));
+                json_object_object_add(d, "revision", json_object_new_int(dec->dvsecs.dvsec[i].revision));
+                json_object_object_add(d, "length", json_object_new_int(dec->dvsecs.dvsec[i].length));
                 json_object_array_add(dvsecs, d);
         }
         json_object_object_add(o, "dvsecs", dvsecs);
@@ -103,17 +112,17 @@ static json_object *port_json(const struct cxl_rootport *p)
 
         if (port_has_caparray(p)) {
                 json_object *caps = json_object_new_array();
-                for (size_t i = 0; i < p->caps.n; i++) {
+                for (size_t i = 0; i < dec->caps.n; i++) {
                         json_object *c = json_object_new_object();
-                        json_object_object_add(c, "id", json_object_new_int(p->caps.cap[i].id));
+                        json_object_object_add(c, "id", json_object_new_int(dec->caps.cap[i].id));
                         json_object_object_add(c, "name",
-                                               json_object_new_string(cxl_cap_id_to_string(p->caps.cap[i].id) ?: "unknown"));
-                        json_object_object_add(c, "version", json_object_new_int(p->caps.cap[i].version));
-                        json_object_object_add(c, "offset", hex32(p->caps.cap[i].offset));
+                                               json_object_new_string(cxl_cap_id_to_string(dec->caps.cap[i].id) ?: "unknown"));
+                        json_object_object_add(c, "version", json_object_new_int(dec->caps.cap[i].version));
+                        json_object_object_add(c, "offset", hex32(dec->caps.cap[i].offset));
                         json_object_array_add(caps, c);
                 }
                 json_object_object_add(o, "capabilities", caps);
-                json_object_object_add(o, "null_capabilities", json_object_new_int((int)p->caps.n_null));
+                json_object_object_add(o, "null_capabilities", json_object_new_int((int)dec->caps.n_null));
         }
         if (p->ti_offset) {
                 json_object_object_add(o, "ti_offset", hex32(p->ti_offset));
@@ -137,6 +146,8 @@ static json_object *port_json(const struct cxl_rootport *p)
 
 static void port_text(FILE *out, const struct cxl_rootport *p)
 {
+        const struct cxl_rootport_decode *dec = port_decode(p);
+
         fprintf(out, "%s  host bridge %s  %04x:%04x\n", p->bdf, p->host_bridge, p->vendor, p->device);
         if (p->reason == PORT_WATCHABLE)
                 fprintf(out, "  watchable\n");
@@ -144,17 +155,17 @@ static void port_text(FILE *out, const struct cxl_rootport *p)
                 fprintf(out, "  not watchable: %s (%s)%s%s\n", port_reason_description(p->reason),
                         port_reason_hint(p->reason), p->error ? ": " : "", p->error ? strerror(abs(p->error)) : "");
         fprintf(out, "  reason: %s\n", port_reason_to_string(p->reason));
-        for (size_t i = 0; i < p->dvsecs.n; i++)
-                fprintf(out, "  DVSEC %u (%s) at 0x%03x, rev %u, length %u\n", p->dvsecs.dvsec[i].id,
-                        cxl_dvsec_id_to_string(p->dvsecs.dvsec[i].id) ?: "unknown", p->dvsecs.dvsec[i].offset,
-                        p->dvsecs.dvsec[i].revision, p->dvsecs.dvsec[i].length);
+        for (size_t i = 0; i < dec->dvsecs.n; i++)
+                fprintf(out, "  DVSEC %u (%s) at 0x%03x, rev %u, length %u\n", dec->dvsecs.dvsec[i].id,
+                        cxl_dvsec_id_to_string(dec->dvsecs.dvsec[i].id) ?: "unknown", dec->dvsecs.dvsec[i].offset,
+                        dec->dvsecs.dvsec[i].revision, dec->dvsecs.dvsec[i].length);
         if (port_has_component_block(p))
                 fprintf(out, "  component registers: BAR %u + 0x%" PRIx64 "\n", p->component.bir, p->component.offset);
         if (port_has_caparray(p))
-                for (size_t i = 0; i < p->caps.n; i++)
-                        fprintf(out, "  capability 0x%x (%s) v%u at 0x%04x\n", p->caps.cap[i].id,
-                                cxl_cap_id_to_string(p->caps.cap[i].id) ?: "unknown", p->caps.cap[i].version,
-                                p->caps.cap[i].offset);
+                for (size_t i = 0; i < dec->caps.n; i++)
+                        fprintf(out, "  capability 0x%x (%s) v%u at 0x%04x\n", dec->caps.cap[i].id,
+                                cxl_cap_id_to_string(dec->caps.cap[i].id) ?: "unknown", dec->caps.cap[i].version,
+                                dec->caps.cap[i].offset);
         if (p->ti_offset)
                 fprintf(out, "  T&I capability 0x%08" PRIx32 ": mem isolation %s, link down %s, mem timeout %s "
                         "(ranges 0x%x), cache isolation %s, interrupt %s, ERR_COR %s\n",

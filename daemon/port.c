@@ -42,6 +42,8 @@ int port_new(struct manager *m, struct cxl_rootport *rp, struct port **ret)
         p->manager = m;
         p->rp = *rp;
         memset(rp, 0, sizeof(*rp));
+        /* The DVSEC list and capability array are for reports (--list-ports); the daemon never reads them. */
+        cxl_rootport_drop_decode(&p->rp);
         p->state = p->rp.reason == PORT_WATCHABLE && p->rp.win ? PORT_STATE_WATCHING : PORT_STATE_NOT_WATCHABLE;
 
         if (p->state == PORT_STATE_WATCHING) {

@@ -161,6 +161,7 @@ static void port_take_rediscovered(struct manager *m, struct port *p, struct cxl
         cxl_rootport_done(&p->rp);
         p->rp = *rp;
         memset(rp, 0, sizeof(*rp));
+        cxl_rootport_drop_decode(&p->rp);       /* as port_new() does */
         p->have_status = false;
         p->status = 0;
         p->armed = false;

@@ -372,7 +372,7 @@ static void probe_component_block(struct cxl_rootport *p, struct pci_dev *d, con
         if (r < 0)
                 return set_reason(p, PORT_BAD_CAPARRAY, r);
 
-        r = cxl_caparray_walk(block, block_len, &p->caps);
+        r = cxl_caparray_walk(block, block_len, &p->decode->caps);
         if (r == -ENODEV)
                 return set_reason(p, PORT_DEVICE_GONE, r);
         if (r < 0)
@@ -382,10 +382,10 @@ static void probe_component_block(struct cxl_rootport *p, struct pci_dev *d, con
         p->win = TAKE_PTR(w);
 
         struct cxl_cap cap;
-        if (cxl_caparray_find(&p->caps, CXL_CM_CAP_RAS, &cap) >= 0)
+        if (cxl_caparray_find(&p->decode->caps, CXL_CM_CAP_RAS, &cap) >= 0)
                 p->ras_offset = cap.offset;
 
-        r = cxl_caparray_find(&p->caps, CXL_CM_CAP_TIMEOUT_ISOLATION, &cap);
+        r = cxl_caparray_find(&p->decode->caps, CXL_CM_CAP_TIMEOUT_ISOLATION, &cap);
         if (r < 0)
                 return set_reason(p, PORT_NO_TI_CAPABILITY, 0);
         p->ti_offset = cap.offset;
@@ -487,7 +487,8 @@ static bool is_cxl_dport(const char *sysfs_path)
 
 /*
  * Fill one port. Returns 1 if d is a port to report (with p filled), 0 if it
- * is no CXL root port, negative errno only for -ENOMEM.
+ * is no CXL root port, negative errno only for -ENOMEM. Unless it returns 1,
+ * the caller releases p with cxl_rootport_done().
  */
 static int probe_device(const struct pci_lib *pci, struct pci_dev *d, const char *sysfs_root,
                         const struct discover_options *opts, struct cxl_rootport *p)
@@ -498,6 +499,9 @@ static int probe_device(const struct pci_lib *pci, struct pci_dev *d, const char
         int r;
 
         *p = (struct cxl_rootport) {};
+        p->decode = calloc(1, sizeof(*p->decode));
+        if (!p->decode)
+                return -ENOMEM;
         snprintf(p->bdf, sizeof(p->bdf), "%04x:%02x:%02x.%u", (unsigned)d->domain, d->bus, d->dev, d->func);
         p->vendor = d->vendor_id;
         p->device = d->device_id;
@@ -544,7 +548,7 @@ static int probe_device(const struct pci_lib *pci, struct pci_dev *d, const char
         if (r < 0 || type != PCI_EXP_TYPE_ROOT_PORT)
                 return 0;
 
-        r = cxl_dvsec_list(cfg, len, &p->dvsecs);
+        r = cxl_dvsec_list(cfg, len, &p->decode->dvsecs);
         if (r == -ERANGE)
                 return 0;       /* no extended space: a conventional PCI bridge, not CXL */
         if (r < 0) {
@@ -553,8 +557,8 @@ static int probe_device(const struct pci_lib *pci, struct pci_dev *d, const char
                 return 1;
         }
 
-        const struct cxl_dvsec *locator = cxl_dvsec_list_find(&p->dvsecs, CXL_DVSEC_REG_LOCATOR);
-        if (!cxl_dvsec_list_is_cxl_port(&p->dvsecs) && !locator)
+        const struct cxl_dvsec *locator = cxl_dvsec_list_find(&p->decode->dvsecs, CXL_DVSEC_REG_LOCATOR);
+        if (!cxl_dvsec_list_is_cxl_port(&p->decode->dvsecs) && !locator)
                 return 0;
 
         p->serial = read_dsn(cfg, len);
@@ -591,11 +595,18 @@ static int cmp_ports(const void *a, const void *b)
         return strcmp(((const struct cxl_rootport *)a)->bdf, ((const struct cxl_rootport *)b)->bdf);
 }
 
+void cxl_rootport_drop_decode(struct cxl_rootport *p)
+{
+        free(p->decode);
+        p->decode = NULL;
+}
+
 void cxl_rootport_done(struct cxl_rootport *p)
 {
         if (!p)
                 return;
         p->win = regwin_free(p->win);
+        cxl_rootport_drop_decode(p);
 }
 
 void cxl_rootports_free(struct cxl_rootport *ports, size_t n)
@@ -669,6 +680,8 @@ int cxl_discover_rootports(const struct discover_options *opts, struct cxl_rootp
                 }
 
                 r = probe_device(pci.lib, d, sysfs_root, opts, &found.ports[found.n]);
+                if (r <= 0)
+                        cxl_rootport_done(&found.ports[found.n]);
                 if (r < 0)
                         return r;
                 if (r > 0)
@@ -702,5 +715,6 @@ int cxl_rootport_rediscover(const char *bdf, const struct discover_options *opts
 
         *ret = found.ports[0];
         found.ports[0].win = NULL;      /* ownership moved to *ret */
+        found.ports[0].decode = NULL;
         return 0;
 }

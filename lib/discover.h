@@ -44,6 +44,16 @@ const char *port_reason_hint(enum port_reason r);          /* what the operator 
  */
 enum port_reason port_reason_from_map_error(int error);
 
+/*
+ * What discovery decoded on its way to the registers: every CXL DVSEC and the
+ * whole capability array, for reports (--list-ports). Kept apart (2.3 KiB a
+ * port) so that a caller that only watches the port can drop it.
+ */
+struct cxl_rootport_decode {
+        struct cxl_dvsec_list dvsecs;
+        struct cxl_caparray caps;       /* valid when the walk succeeded */
+};
+
 struct cxl_rootport {
         char bdf[16];                   /* "0000:0c:00.0" */
         char sysfs_path[256];           /* realpath of /sys/bus/pci/devices/<bdf> */
@@ -55,9 +65,8 @@ struct cxl_rootport {
         int error;                      /* negative errno behind the reason; 0 if none, and for what the
                                            hardware lacks (no locator, block, T&I, mem isolation) */
 
-        struct cxl_dvsec_list dvsecs;
+        struct cxl_rootport_decode *decode;     /* NULL after cxl_rootport_drop_decode() */
         struct cxl_regblock component;  /* valid when reason > PORT_NO_COMPONENT_BLOCK */
-        struct cxl_caparray caps;       /* valid when the walk succeeded */
         uint32_t ti_offset;             /* from block start, 0 if none */
         uint32_t ras_offset;            /* 0 if none */
         struct cxl_ti_capability ti_cap;
@@ -80,4 +89,6 @@ int cxl_discover_rootports(const struct discover_options *opts, struct cxl_rootp
  */
 int cxl_rootport_rediscover(const char *bdf, const struct discover_options *opts, struct cxl_rootport *ret);
 void cxl_rootport_done(struct cxl_rootport *p);
+/* Free the decode (DVSEC list, capability array); everything else stays valid. */
+void cxl_rootport_drop_decode(struct cxl_rootport *p);
 void cxl_rootports_free(struct cxl_rootport *ports, size_t n);

@@ -133,6 +133,44 @@ static void test_four_good_ports(void **state)
                 assert_true(strcmp(f.ports[i - 1].bdf, f.ports[i].bdf) < 0);
 }
 
+static void test_decode_kept_apart_and_dropped(void **state)
+{
+        _cleanup_(found_done) struct found f = {};
+        struct sim_host_spec spec;
+        struct cxl_cap cap;
+        uint32_t status;
+
+        sim_host_spec_default(4, &spec);
+        testbed_create(&spec);
+        discover(NULL, &f);
+        assert_int_equal(f.n, 4);
+
+        /* What discovery walked is in the decode, for reports: the locator DVSEC, the T&I and RAS capabilities. */
+        struct cxl_rootport *p = &f.ports[0];
+        assert_non_null(p->decode);
+        assert_non_null(cxl_dvsec_list_find(&p->decode->dvsecs, CXL_DVSEC_REG_LOCATOR));
+        assert_int_equal(cxl_caparray_find(&p->decode->caps, CXL_CM_CAP_TIMEOUT_ISOLATION, &cap), 0);
+        assert_int_equal(cap.offset, SIM_TI_OFFSET);
+        assert_int_equal(cxl_caparray_find(&p->decode->caps, CXL_CM_CAP_RAS, &cap), 0);
+
+        /* A watcher drops it and keeps everything it reads the port with. */
+        cxl_rootport_drop_decode(p);
+        assert_null(p->decode);
+        cxl_rootport_drop_decode(p);
+        assert_int_equal(p->reason, PORT_WATCHABLE);
+        assert_int_equal(p->ti_offset, SIM_TI_OFFSET);
+        assert_int_equal(p->ras_offset, SIM_RAS_OFFSET);
+        assert_int_equal(regwin_read32(p->win, p->ti_offset + CXL_TI_STATUS, &status), 0);
+
+        /* A rediscovered port comes with a decode of its own. */
+        struct cxl_rootport again;
+        assert_int_equal(cxl_rootport_rediscover(f.ports[1].bdf, NULL, &again), 0);
+        assert_non_null(again.decode);
+        assert_int_equal(cxl_caparray_find(&again.decode->caps, CXL_CM_CAP_TIMEOUT_ISOLATION, &cap), 0);
+        cxl_rootport_done(&again);
+        assert_null(again.decode);
+}
+
 static void test_qemu_like_port_without_ti(void **state)
 {
         _cleanup_(found_done) struct found f = {};
@@ -477,6 +515,7 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_four_good_ports, teardown),
+                cmocka_unit_test_teardown(test_decode_kept_apart_and_dropped, teardown),
                 cmocka_unit_test_teardown(test_qemu_like_port_without_ti, teardown),
                 cmocka_unit_test_teardown(test_config_truncated, teardown),
                 cmocka_unit_test_teardown(test_config_truncated_narrowed_by_cxl_dports, teardown),

@@ -49,11 +49,11 @@ static int cmd_ports(void)
                 if (p->reason > PORT_NO_COMPONENT_BLOCK)
                         printf(" component=bar%u+0x%" PRIx64, p->component.bir, p->component.offset);
                 printf(" description=\"%s\"\n", port_reason_description(p->reason));
-                for (size_t c = 0; c < p->caps.n; c++) {
-                        const char *name = cxl_cap_id_to_string(p->caps.cap[c].id);
+                for (size_t c = 0; c < p->decode->caps.n; c++) {
+                        const char *name = cxl_cap_id_to_string(p->decode->caps.cap[c].id);
                         printf("CAP bdf=%s id=%u name=%s version=%u offset=0x%x\n", p->bdf,
-                               p->caps.cap[c].id, name ? name : "unknown", p->caps.cap[c].version,
-                               p->caps.cap[c].offset);
+                               p->decode->caps.cap[c].id, name ? name : "unknown", p->decode->caps.cap[c].version,
+                               p->decode->caps.cap[c].offset);
                 }
         }
         printf("PORTS %zu\n", n);
