@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """What the idle daemon keeps and does. libpci, needed for discovery only, is no longer mapped once the
-daemon is ready. Per poll tick, counted (never timed): strace follows the running daemon for
+daemon is ready, and the heap start-up freed is handed back (its RSS bounded per port; the uninstrumented
+build's [heap] only: ASan's allocator does not use it). Per poll tick, counted (never timed): strace follows the running daemon for
 a few seconds, nothing happening, and every system call it makes is counted by name.
 
 Per tick the daemon may wake from epoll_wait, read the poll timer's timerfd and re-arm it: three calls,
@@ -79,6 +80,46 @@ def syscalls_per_tick_test(build, work):
         d.cleanup()
 
 
+HEAP_PORTS = 64
+# What the idle heap may hold: a fixed part, and per port its struct, AER text and topology names (~2.3 KiB
+# in use). Start-up frees twice that per port (discovery's decodes, the record, topology walks); the daemon
+# hands those pages back after start-up (malloc_trim in main.c). Without that the heap keeps ~5 KiB a port.
+HEAP_FIXED_KIB = 64
+HEAP_PER_PORT_KIB = 3
+
+
+def heap_rss_kib(pid):
+    rss, in_heap = None, False
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            head = line.split()
+            if "-" in head[0] and ":" not in head[0]:
+                in_heap = len(head) > 5 and head[5] == "[heap]"
+            elif in_heap and head[0] == "Rss:":
+                rss = (rss or 0) + int(head[1])
+    return rss or 0
+
+
+def heap_after_startup_test(build, work):
+    tb = harness.SimTestbed(build, os.path.join(work, "testbed-heap"), n_ports=HEAP_PORTS)
+    d = harness.Daemon(build, tb, work, "[daemon]\npoll-interval = 100ms\n", name="heap")
+    try:
+        d.start()
+        d.notify.wait_for("STATUS", lambda v: v.startswith(f"Watching {HEAP_PORTS} of {HEAP_PORTS}"))
+        time.sleep(0.5)
+        heap = heap_rss_kib(d.proc.pid)
+        bound = HEAP_FIXED_KIB + HEAP_PER_PORT_KIB * HEAP_PORTS
+        assert heap <= bound, f"idle heap {heap} KiB at {HEAP_PORTS} ports, more than {bound} KiB"
+        rc = d.stop()
+        assert rc == 0, f"exit status {rc}"
+        return heap
+    except BaseException:
+        print(d.output() if d.n_starts else "", file=sys.stderr)
+        raise
+    finally:
+        d.cleanup()
+
+
 def main():
     build = harness.build_dir_from_argv()
     harness.check_environment()
@@ -88,8 +129,10 @@ def main():
         harness.skip("strace is not installed (tests/install-deps.sh installs it)")
     with harness.Workdir() as work:
         ticks, counts = syscalls_per_tick_test(build, work)
+        heap = heap_after_startup_test(build, work)
     print(f"ok: {ticks} idle ticks at {N_PORTS} ports, system calls {dict(counts)}; "
-          f"epoll_wait, timerfd read and re-arm per tick, none per port, no gettid; libpci unloaded after discovery")
+          f"epoll_wait, timerfd read and re-arm per tick, none per port, no gettid; libpci unloaded after discovery; "
+          f"idle heap {heap} KiB at {HEAP_PORTS} ports")
     return 0
 
 
