@@ -49,7 +49,7 @@ for t in $targets; do
                 -error_exitcode=1 -timeout_exitcode=1 -print_final_stats=1 \
                 -artifact_prefix="$work/artifacts/" 2>"$work/log"
         rc=$?
-        grep -E '^(#[0-9]+ +DONE|Done [0-9]+ runs|stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added|stat::peak_rss_mb)' "$work/log"
+        grep -E '^(#[0-9]+[[:space:]]+DONE|Done [0-9]+ runs|stat::number_of_executed_units|stat::average_exec_per_sec|stat::new_units_added|stat::peak_rss_mb)' "$work/log"
         if [ $rc -ne 0 ]; then
                 echo "!!! $t failed (exit $rc); log: $work/log; artifacts:" >&2
                 ls -1 "$work/artifacts" >&2
