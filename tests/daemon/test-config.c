@@ -434,7 +434,7 @@ static void test_did_you_mean_edges(void **state)
                         "known: match-port match-reason");
         /* Beyond 64 letters nothing is suggested, however close. */
         expect_one_diag("[daemon]\nreboot-on-record-failure-reboot-on-record-failure-reboot-on-record-failur=no\n", 2,
-                        "known: poll-interval state-dir");
+                        "known: poll-interval poll-backstop state-dir");
 }
 
 static void test_bad_values(void **state)
