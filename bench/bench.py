@@ -3,10 +3,12 @@
 """Benchmarks of cxl-isold on the simulated host. Never a test: it measures and prints, it asserts nothing.
 
     bench/bench.py BUILD_DIR latency   [--samples N]     status bit set -> detection -> record durable -> journal
-                                                         entry and D-Bus signal, polling 10 ms / 100 ms
+                                                         entry and D-Bus signal, polling 10 ms / 100 ms, and
+                                                         a UIO interrupt under a 60 s poll
     bench/bench.py BUILD_DIR latency-load [--samples N] [--hogs H]   the same at 10 ms under H busy loops, with
                                                          the daemon at default, nice -10 and SCHED_FIFO 1
-    bench/bench.py BUILD_DIR idle      [--seconds S]     CPU, wake-ups, RSS/USS at 16/64/256 ports, and rasdaemon
+    bench/bench.py BUILD_DIR idle      [--seconds S]     CPU, wake-ups, RSS/USS at 16/64/256 ports, 16 ports with
+                                                         UIO interrupts and poll-backstop=0, and rasdaemon
     bench/bench.py BUILD_DIR discovery                   256 ports, 1024 dax: exec -> READY=1, and --list-ports
     bench/bench.py BUILD_DIR all
 
@@ -22,6 +24,12 @@ Method (docs/PERFORMANCE.md has the figures):
   process's wake-up; everything else (daemon, dbus-daemon, simulator) runs at its normal policy. The bench
   also times write + fsync of one line on the same file system (what the daemon does per line), and write +
   fsync + fsync(dir) (what it did before the directory was synced once per open).
+* The UIO row: port 0 has the simulator's uio_pci_generic function below it (tests/sim/README.md), the
+  daemon reads it through --irq-source with a 60 s poll, so only the interrupt explains a detection. Right
+  after the status store and its stamp the bench raises the interrupt itself, in-process, as
+  `cxl-isol-sim irq` does (INTx masked in the function's config space, event count + 1, the count written to
+  the FIFO that is the daemon's /dev/uioN); after each clear it raises one more, so that the daemon sees the
+  clear.
 * Under load (latency-load): H busy loops at normal priority for the whole run of each variant; the daemon
   is started through CXL_ISOLD_TEST_WRAPPER as `nice -n -10` or `chrt -f 1` (what Nice= and
   CPUSchedulingPolicy= in the unit would do).
@@ -31,6 +39,8 @@ Method (docs/PERFORMANCE.md has the figures):
   measured too, and smaps splits the daemon's figures into the simulated BARs' tmpfs pages (real MMIO does not
   count), the preload library and the heap; a per-mapping table (every library, heap, stack, anonymous) is
   printed for the daemon and for rasdaemon side by side.
+* Idle with interrupts: 16 ports, each with a uio function and --irq-source, poll-backstop=0: no periodic
+  timer should remain; wake-ups and CPU over the same S seconds.
 * Idle floor: bench/idle-floor (built with the project) only wakes on a timerfd at the same interval, bare
   and under the same preload, measured in the same window as each daemon row; the daemon's CPU per
   wake-up is given as a ratio to it. callgrind counts the user-space instructions per tick of the daemon
@@ -209,8 +219,10 @@ def status_address(testbed, port_info):
     return path, int(block["offset"], 16) + int(port_info["ti_offset"], 16) + 0xC
 
 
-def start_daemon(build, testbed, work, poll, extra=(), ready_timeout=600, env=None, journal_class=StampedJournal):
-    d = harness.Daemon(build, testbed, work, f"[daemon]\npoll-interval = {poll}\n", args=list(extra), env=env)
+def start_daemon(build, testbed, work, poll, extra=(), ready_timeout=600, env=None, journal_class=StampedJournal,
+                 config_extra=""):
+    d = harness.Daemon(build, testbed, work, f"[daemon]\npoll-interval = {poll}\n{config_extra}", args=list(extra),
+                       env=env)
     # Swap in the stamping journal before start() creates its own.
     orig = harness.JournalCapture
     harness.JournalCapture = journal_class
@@ -301,17 +313,64 @@ def summarize(samples):
     return out
 
 
-def latency_run(build, testbed, bdf, path, off, wd, poll, poll_ms, samples, bus, wrapper=""):
+class UioFunction:
+    """The simulator's uio function below a port, raised from here: what `cxl-isol-sim irq` does, without a
+    process spawned between the status store and the interrupt."""
+
+    def __init__(self, testbed, port_sysfs, bdf, index):
+        self.bdf = f"{bdf[:5]}{int(bdf[5:7], 16) + 1:02x}:00.1"
+        fn = testbed.dir + port_sysfs + "/" + self.bdf
+        self.config = os.open(fn + "/config", os.O_RDWR)
+        self.event = fn + f"/uio/uio{index}/event"
+        self.fifo_path = os.path.join(testbed.dir, "sim", "uio", f"uio{index}")
+        self.fifo = None
+
+    def masked(self):
+        return struct.unpack("<H", os.pread(self.config, 2, 4))[0] & 0x400
+
+    def wait_unmasked(self):
+        harness.wait_until(lambda: not self.masked(), timeout=10, interval=0.002, what="INTx unmasked by the daemon")
+
+    def fire(self):
+        (cmd,) = struct.unpack("<H", os.pread(self.config, 2, 4))
+        assert not cmd & 0x400, "INTx still masked: the interrupt would not be delivered"
+        (st,) = struct.unpack("<H", os.pread(self.config, 2, 6))
+        os.pwrite(self.config, struct.pack("<H", st | 0x8), 6)
+        os.pwrite(self.config, struct.pack("<H", cmd | 0x400), 4)
+        with open(self.event, "r+") as f:
+            n = int(f.read()) + 1
+            f.seek(0)
+            f.write(f"{n}\n")
+            f.truncate()
+        if self.fifo is None:
+            self.fifo = os.open(self.fifo_path, os.O_WRONLY | os.O_NONBLOCK)
+        os.write(self.fifo, struct.pack("=I", n))
+
+    def close(self):
+        os.close(self.config)
+        if self.fifo is not None:
+            os.close(self.fifo)
+
+
+def with_kernel_library(testbed):
+    """/dev/uioN of the simulated host comes from the simulator's kernel library (cxl-isol-sim run --kernel)."""
+    testbed.wrap = lambda argv: [testbed.sim, "run", "--kernel", "--testbed", testbed.dir, "--"] + list(argv)
+    return testbed
+
+
+def latency_run(build, testbed, bdf, path, off, wd, poll, poll_ms, samples, bus, wrapper="", irq=None):
     """One daemon, `samples` isolations at a random phase against its poll timer. Each sample: CLOCK_MONOTONIC
     ns of the store ("set"), of detection and of "record durable" (the daemon's own stamps in its journal
-    entry), of the journal entry's and of the IsolationDetected signal's arrival here."""
+    entry), of the journal entry's and of the IsolationDetected signal's arrival here. irq (a UioFunction):
+    the daemon reads it through --irq-source, and it interrupts right after each store and each clear."""
     os.makedirs(wd)
+    extra = ["--irq-source", f"{bdf}=uio:{irq.bdf}"] if irq else []
     saved = os.environ.get("CXL_ISOLD_TEST_WRAPPER")
     os.environ["CXL_ISOLD_TEST_WRAPPER"] = wrapper
     orig = harness.NotifyCapture
     harness.NotifyCapture = PromptNotify
     try:
-        d = start_daemon(build, testbed, wd, poll, env={"DBUS_SYSTEM_BUS_ADDRESS": bus.address},
+        d = start_daemon(build, testbed, wd, poll, extra=extra, env={"DBUS_SYSTEM_BUS_ADDRESS": bus.address},
                          journal_class=PromptJournal)
     finally:
         harness.NotifyCapture = orig
@@ -326,9 +385,13 @@ def latency_run(build, testbed, bdf, path, off, wd, poll, poll_ms, samples, bus,
             for i in range(samples):
                 # A random phase against the poll timer, as a real link loss would have.
                 time.sleep(random.uniform(0, poll_ms / 1000.0) + 3 * poll_ms / 1000.0)
+                if irq:
+                    irq.wait_unmasked()
                 (st,) = struct.unpack_from("<I", m, off)
                 struct.pack_into("<I", m, off, st | STATUS_MEM_ISOLATED_LINKDOWN)
                 t_set = time.monotonic_ns()
+                if irq:
+                    irq.fire()
                 try:
                     e = d.journal.wait_for(timeout=10, count=i + 1, MESSAGE_ID=ISOLATION_ID)[i]
                     t_sig = sig.wait_for(e["CXL_ISOLD_EVENT_ID"])
@@ -339,6 +402,10 @@ def latency_run(build, testbed, bdf, path, off, wd, poll, poll_ms, samples, bus,
                             "detect": int(e["CXL_ISOLD_DETECTED_MONOTONIC_USEC"]) * 1000,
                             "durable": int(e.get("CXL_ISOLD_DURABLE_MONOTONIC_USEC", 0)) * 1000})
                 testbed.clear(bdf)
+                if irq:
+                    # Under a 60 s poll the daemon reads the port again only on an interrupt.
+                    irq.wait_unmasked()
+                    irq.fire()
                 # The daemon must see the port clear before the next isolation (under load, not within a
                 # fixed time).
                 harness.wait_until(lambda: sum(x.startswith(f"{bdf}: isolation cleared")
@@ -352,8 +419,10 @@ def latency_run(build, testbed, bdf, path, off, wd, poll, poll_ms, samples, bus,
 
 
 def latency_setup(build, work):
-    testbed = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=4)
+    # Port 0 has a uio function below it for the interrupt row; the polling rows do not use it.
+    testbed = harness.SimTestbed(build, os.path.join(work, "testbed"), n_ports=4, port_opts=["0:uio"])
     ports = testbed.list_ports(os.path.join(build, "daemon", "cxl-isold"))
+    testbed.port_info = ports
     bdf = testbed.ports[0]
     testbed.arm(bdf)
     path, off = status_address(testbed, ports[bdf])
@@ -373,10 +442,25 @@ def bench_latency(build, samples):
                 rows = latency_run(build, testbed, bdf, path, off, os.path.join(work, f"poll-{poll}"), poll,
                                    poll_ms, samples, bus)
                 results[f"poll_{poll}"] = summarize(rows)
+            results["uio_poll_60s"] = bench_latency_uio(build, testbed, bdf, path, off, work, samples, bus)
         finally:
             observe_normally()
             bus.stop()
     return results
+
+
+def bench_latency_uio(build, testbed, bdf, path, off, work, samples, bus):
+    """The interrupt row: only the UIO interrupt can explain a detection under a 60 s poll; paced at 10-20 ms."""
+    irq = UioFunction(testbed, testbed.port_info[bdf]["sysfs_path"], bdf, 0)
+    wrap = testbed.wrap
+    with_kernel_library(testbed)
+    try:
+        rows = latency_run(build, testbed, bdf, path, off, os.path.join(work, "uio"), "60s", 5, samples, bus,
+                           irq=irq)
+    finally:
+        testbed.wrap = wrap
+        irq.close()
+    return summarize(rows)
 
 
 # The daemon's scheduling, side by side under the same CPU load (CXL_ISOLD_TEST_WRAPPER runs it so).
@@ -627,6 +711,7 @@ def bench_idle(build, seconds):
                 d.cleanup()
         results["callgrind"] = bench_callgrind(build, work, harness.SimTestbed(
             build, os.path.join(work, "testbed-callgrind"), n_ports=16), min(seconds, 10))
+        results["uio_no_poll"] = bench_idle_uio(build, work, 16, seconds)
         # The preload's own share: the same preload around a process that does nothing.
         testbed = harness.SimTestbed(build, os.path.join(work, "testbed-preload"), n_ports=1)
         p = subprocess.Popen(testbed.wrap(["sleep", "30"]))
@@ -638,6 +723,34 @@ def bench_idle(build, seconds):
             p.wait()
         results["rasdaemon"] = bench_rasdaemon(seconds)
     return results
+
+
+def bench_idle_uio(build, work, n, seconds):
+    """n ports, each with a uio function read through --irq-source, poll-backstop=0 (no periodic poll), side by
+    side in the same window with the same host polled every 100 ms without interrupts."""
+    out = {}
+    tb_irq = with_kernel_library(harness.SimTestbed(build, os.path.join(work, f"testbed-{n}-uio"), n_ports=n,
+                                                    port_opts=[f"{i}:uio" for i in range(n)]))
+    tb_poll = harness.SimTestbed(build, os.path.join(work, f"testbed-{n}-poll"), n_ports=n)
+    irq = []
+    for bdf in tb_irq.ports:
+        irq += ["--irq-source", f"{bdf}=uio:{bdf[:5]}{int(bdf[5:7], 16) + 1:02x}:00.1"]
+    daemons = {}
+    try:
+        for name, tb, extra, conf in (("interrupts_no_poll", tb_irq, irq, "poll-backstop = 0\n"),
+                                      ("poll_100ms", tb_poll, [], "")):
+            wd = os.path.join(work, f"idle-{n}-{name}")
+            os.makedirs(wd)
+            daemons[name] = start_daemon(build, tb, wd, "100ms", extra=extra, config_extra=conf)
+        daemons["interrupts_no_poll"].notify.wait_for("STATUS", lambda v: "interrupts, no poll" in v)
+        time.sleep(2)
+        out = measure_pids({k: d.proc.pid for k, d in daemons.items()}, seconds)
+        out["ports"] = n
+    finally:
+        for d in daemons.values():
+            d.stop()
+            d.cleanup()
+    return out
 
 
 def bench_rasdaemon(seconds):
