@@ -5,8 +5,9 @@ with its uio_pci_generic functions (tests/sim/README.md).
 
 - Every watchable port served, poll-backstop=0, poll-interval=20ms: the daemon does not poll. An isolation
   without an interrupt stays unseen (a 20 ms poll would see it at once), the idle daemon wakes up far fewer
-  than the 100 times in 2 s that polling at 20 ms costs (metrics-dir set: its refresh stops too), and an
-  interrupt still detects within DETECT_S.
+  than the 100 times in 2 s that polling at 20 ms costs, no timer of it is armed at all (the timerfds in
+  /proc/PID/fdinfo: not the AER counters' 30 s, the gate's 1 min re-check, nor the metrics refresh; their
+  intervals are too long to wait for), and an interrupt still detects within DETECT_S.
 - An interrupt source that fails (a short read of /dev/uioN) is no longer serving: the daemon polls at
   poll-interval= again and sees the isolation nobody signalled.
 - One port without an interrupt source: polling never stops.
@@ -36,6 +37,24 @@ def switches(pid):
                 if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
                     n += int(line.split()[1])
     return n
+
+
+def armed_timerfds(pid):
+    """it_value of every timerfd of pid that is armed (sd-event disarms its timerfd of a clock when no
+    enabled timer of that clock is left)."""
+    armed = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:[timerfd]":
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                info = dict(line.split(":", 1) for line in f if ":" in line)
+        except FileNotFoundError:
+            continue
+        value = info.get("it_value", "").strip()
+        if value not in ("(0, 0)", ""):
+            armed[fd] = (info.get("clockid", "").strip(), value)
+    return armed
 
 
 def uio_function(bdf):
@@ -95,6 +114,9 @@ def no_poll_test(build, work):
         logged(d, lambda m: "no periodic poll (poll-backstop=0)" in m)
         harness.wait_until(lambda: os.path.exists(os.path.join(metrics, "cxl_isold.prom")), timeout=5,
                            what="metrics written once")
+        # Once the writes due at start-up are done, nothing is left to wake the daemon: no timer is armed.
+        harness.wait_until(lambda: not armed_timerfds(d.proc.pid), timeout=5,
+                           what=f"no armed timer, still armed: {armed_timerfds(d.proc.pid)}")
 
         # Not polling: an isolation nobody signals stays unseen (a 20 ms poll would see it within 20 ms).
         tb.inject(p1, "mem-link-down")
