@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * What sits below a root port, read straight from sysfs.
+ * What sits below the root ports, read straight from sysfs.
  *
  * Why not libcxl/libdaxctl: ndctl 76's libcxl has no accessor from an
  * endpoint to the dport above it (parent_dport is 6.3+ anyway), libdaxctl
@@ -14,6 +14,14 @@
  * ranges) -> regions naming such a decoder as a target (or overlapping its
  * range) -> dax devices below such a region (or overlapping it) -> the memory
  * blocks of the dax range.
+ *
+ * Why a snapshot: which port a region or dax device belongs to is only known
+ * by looking at all of them, so reading one port costs a walk of the whole
+ * cxl and dax buses. Reading every port that way costs ports x devices
+ * (minutes at 256 ports with 1024 dax devices). The snapshot walks the buses
+ * once and hands each port its share; what only some ports need (a device's
+ * driver and memory blocks, a region's commit state, the scan of every
+ * process's maps) is read on the first query that needs it, once.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,28 +40,48 @@
 #define SYSFS_DAX_DEVICES       "/sys/bus/dax/devices"
 #define SYSFS_MEMORY            "/sys/devices/system/memory"
 
-/* An endpoint's decoders bound the HPA ranges its memdev can serve. */
-struct ep_decoder {
+/* A cxl memN and where its PCI function sits, which decides the root port above it. */
+struct snap_memdev {
         char name[32];
-        char memdev[32];
+        char *path;                     /* realpath of /sys/bus/cxl/devices/memN */
+};
+
+/* An endpoint's decoders bound the HPA ranges its memdev can serve. */
+struct snap_decoder {
+        char name[32];
+        size_t memdev;                  /* index into memdevs */
         uint64_t start, size;
 };
 
-struct walk {
-        char rp[PATH_MAX];                      /* realpath of the root port, no trailing slash */
-        size_t n_memdev_paths;
-        char (*memdev_paths)[PATH_MAX];         /* parallel to t->memdevs */
-        size_t n_decoders;
-        struct ep_decoder *decoders;
-        char (*region_memdev)[32];              /* parallel to t->regions: first memdev found */
+struct snap_region {
+        struct port_region info;        /* matched_by_address is per port; committed, driver_bound once details_read */
+        bool any_target;                /* some targetN names a decoder (ours or not) */
+        size_t n_targets;
+        size_t *targets;                /* decoders named by target0..N that are endpoint decoders, in that order */
+        bool details_read;
 };
 
-static void walk_done(struct walk *w)
-{
-        free(w->memdev_paths);
-        free(w->decoders);
-        free(w->region_memdev);
-}
+struct snap_dax {
+        struct dax_device dev;          /* name, start, size; region and memdev are per port; the rest once details_read */
+        char *path;                     /* realpath of /sys/bus/dax/devices/daxX.Y */
+        char path_region[32];           /* Z of a ".../regionZ/dax_regionZ/daxX.Y" path (6.3+ dax_cxl), "" otherwise */
+        bool details_read;
+};
+
+struct topology_snapshot {
+        size_t n_memdevs;
+        struct snap_memdev *memdevs;
+        size_t n_decoders;
+        struct snap_decoder *decoders;
+        struct snap_decoder **decoders_by_name; /* into decoders, sorted by name, for targetN lookups */
+        size_t n_regions;
+        struct snap_region *regions;
+        size_t n_dax;
+        struct snap_dax *dax;
+        uint64_t block_size;            /* 0 without memory hotplug */
+        bool users_counted;             /* dev.users of every dax device and unreadable_processes are valid */
+        unsigned unreadable_processes;
+};
 
 const char *dax_mode_to_string(enum dax_mode m)
 {
@@ -181,40 +209,67 @@ static bool name_has_prefix_number(const char *name, const char *prefix)
                 _p ? 0 : -ENOMEM;                                               \
         })
 
-static int collect_memdevs(struct walk *w, struct port_topology *t)
+void topology_snapshot_free(struct topology_snapshot *s)
 {
-        _cleanup_closedir_ DIR *d = opendir(SYSFS_CXL_DEVICES);
-        struct dirent *de;
-
-        if (!d)
-                return errno == ENOENT ? 0 : -errno;
-
-        while ((de = readdir(d))) {
-                char link[PATH_MAX], real[PATH_MAX];
-
-                if (!name_has_prefix_number(de->d_name, "mem") || strlen(de->d_name) >= 32)
-                        continue;
-                snprintf(link, sizeof(link), SYSFS_CXL_DEVICES "/%s", de->d_name);
-                if (!realpath(link, real) || !path_is_below(real, w->rp))
-                        continue;
-
-                if (GROW(t->memdevs, t->n_memdevs, 1) < 0 || GROW(w->memdev_paths, w->n_memdev_paths, 1) < 0)
-                        return -ENOMEM;
-                strcpy(t->memdevs[t->n_memdevs++], de->d_name);
-                strcpy(w->memdev_paths[w->n_memdev_paths++], real);
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n_memdevs; i++)
+                free(s->memdevs[i].path);
+        free(s->memdevs);
+        free(s->decoders);
+        free(s->decoders_by_name);
+        for (size_t i = 0; i < s->n_regions; i++)
+                free(s->regions[i].targets);
+        free(s->regions);
+        for (size_t i = 0; i < s->n_dax; i++) {
+                free(s->dax[i].dev.blocks);
+                free(s->dax[i].path);
         }
+        free(s->dax);
+        free(s);
+}
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct topology_snapshot *, topology_snapshot_free);
+
+/* A list of directory entry names, kept for a second pass once the first one is complete. */
+struct names {
+        size_t n;
+        char (*name)[32];
+};
+
+static int names_add(struct names *l, const char *name)
+{
+        if (GROW(l->name, l->n, 1) < 0)
+                return -ENOMEM;
+        strcpy(l->name[l->n++], name);
         return 0;
 }
 
-static const char *memdev_of_path(const struct walk *w, const struct port_topology *t, const char *real)
+static void names_done(struct names *l)
 {
-        for (size_t i = 0; i < w->n_memdev_paths; i++)
-                if (strcmp(w->memdev_paths[i], real) == 0)
-                        return t->memdevs[i];
-        return NULL;
+        free(l->name);
+        *l = (struct names) {};
 }
 
-static int collect_endpoint_decoders(struct walk *w, const char *endpoint, const char *memdev)
+static int add_memdev(struct topology_snapshot *s, const char *name)
+{
+        char link[PATH_MAX], real[PATH_MAX];
+        char *path;
+
+        snprintf(link, sizeof(link), SYSFS_CXL_DEVICES "/%s", name);
+        if (!realpath(link, real))
+                return 0;       /* gone meanwhile */
+        path = strdup(real);
+        if (!path || GROW(s->memdevs, s->n_memdevs, 1) < 0) {
+                free(path);
+                return -ENOMEM;
+        }
+        s->memdevs[s->n_memdevs] = (struct snap_memdev) { .path = path };
+        strcpy(s->memdevs[s->n_memdevs++].name, name);
+        return 0;
+}
+
+static int add_endpoint_decoders(struct topology_snapshot *s, const char *endpoint, size_t memdev)
 {
         char dir[PATH_MAX];
         snprintf(dir, sizeof(dir), SYSFS_CXL_DEVICES "/%s", endpoint);
@@ -231,12 +286,11 @@ static int collect_endpoint_decoders(struct walk *w, const char *endpoint, const
                         continue;
                 if ((size_t)snprintf(ddir, sizeof(ddir), "%s/%s", dir, de->d_name) >= sizeof(ddir))
                         continue;
-                if (GROW(w->decoders, w->n_decoders, 1) < 0)
+                if (GROW(s->decoders, s->n_decoders, 1) < 0)
                         return -ENOMEM;
-                struct ep_decoder *dec = &w->decoders[w->n_decoders++];
-                *dec = (struct ep_decoder) {};
+                struct snap_decoder *dec = &s->decoders[s->n_decoders++];
+                *dec = (struct snap_decoder) { .memdev = memdev };
                 strcpy(dec->name, de->d_name);
-                strcpy(dec->memdev, memdev);
                 /* Uncommitted decoders read start/size 0 and match nothing by address. */
                 if (read_attr_u64(ddir, "start", 0, &dec->start) < 0 ||
                     read_attr_u64(ddir, "size", 0, &dec->size) < 0)
@@ -245,8 +299,95 @@ static int collect_endpoint_decoders(struct walk *w, const char *endpoint, const
         return 0;
 }
 
-static int collect_endpoints(struct walk *w, const struct port_topology *t)
+static int add_endpoint(struct topology_snapshot *s, const char *endpoint)
 {
+        char link[PATH_MAX], real[PATH_MAX];
+
+        snprintf(link, sizeof(link), SYSFS_CXL_DEVICES "/%s/uport", endpoint);
+        if (!realpath(link, real))
+                return 0;
+        for (size_t i = 0; i < s->n_memdevs; i++)
+                if (strcmp(s->memdevs[i].path, real) == 0)
+                        return add_endpoint_decoders(s, endpoint, i);
+        return 0;       /* not a memdev's endpoint: nothing below any root port serves through it */
+}
+
+static int cmp_decoder_name(const void *a, const void *b)
+{
+        return strcmp((*(const struct snap_decoder *const *)a)->name, (*(const struct snap_decoder *const *)b)->name);
+}
+
+/* Called once every decoder is in: the index points into s->decoders. */
+static int index_decoders(struct topology_snapshot *s)
+{
+        s->decoders_by_name = calloc(s->n_decoders ? s->n_decoders : 1, sizeof(*s->decoders_by_name));
+        if (!s->decoders_by_name)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n_decoders; i++)
+                s->decoders_by_name[i] = &s->decoders[i];
+        qsort(s->decoders_by_name, s->n_decoders, sizeof(*s->decoders_by_name), cmp_decoder_name);
+        return 0;
+}
+
+/* The endpoint decoder called name (the kernel's decoderE.D names are unique), SIZE_MAX if none. */
+static size_t decoder_by_name(const struct topology_snapshot *s, const char *name)
+{
+        size_t lo = 0, hi = s->n_decoders;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(name, s->decoders_by_name[mid]->name);
+                if (c == 0)
+                        return (size_t)(s->decoders_by_name[mid] - s->decoders);
+                if (c < 0)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        return SIZE_MAX;
+}
+
+static int add_region(struct topology_snapshot *s, const char *name)
+{
+        char dir[PATH_MAX], buf[64];
+        struct snap_region reg = {};
+
+        snprintf(dir, sizeof(dir), SYSFS_CXL_DEVICES "/%s", name);
+        strcpy(reg.info.name, name);
+
+        if (read_attr_u64(dir, "resource", 0, &reg.info.start) < 0 || read_attr_u64(dir, "size", 0, &reg.info.size) < 0)
+                reg.info.start = reg.info.size = 0;
+
+        /* target0..N (N < 16 interleave ways) name endpoint decoders; an unset slot reads empty. */
+        for (unsigned i = 0; i < 16; i++) {
+                char attr[32];
+                snprintf(attr, sizeof(attr), "target%u", i);
+                int k = read_attr(dir, attr, buf, sizeof(buf));
+                if (k == -ENOENT)
+                        break;
+                if (k < 0 || buf[0] == '\0')
+                        continue;
+                reg.any_target = true;
+                size_t dec = decoder_by_name(s, buf);
+                if (dec == SIZE_MAX)
+                        continue;
+                if (GROW(reg.targets, reg.n_targets, 1) < 0) {
+                        free(reg.targets);
+                        return -ENOMEM;
+                }
+                reg.targets[reg.n_targets++] = dec;
+        }
+        if (GROW(s->regions, s->n_regions, 1) < 0) {
+                free(reg.targets);
+                return -ENOMEM;
+        }
+        s->regions[s->n_regions++] = reg;
+        return 0;
+}
+
+static int read_cxl_bus(struct topology_snapshot *s)
+{
+        _cleanup_(names_done) struct names endpoints = {}, regions = {};
         _cleanup_closedir_ DIR *d = opendir(SYSFS_CXL_DEVICES);
         struct dirent *de;
         int r;
@@ -254,97 +395,132 @@ static int collect_endpoints(struct walk *w, const struct port_topology *t)
         if (!d)
                 return errno == ENOENT ? 0 : -errno;
 
+        /* Memdevs first: endpoints are matched to them, regions to the endpoints' decoders. */
         while ((de = readdir(d))) {
-                char link[PATH_MAX], real[PATH_MAX];
-
-                if (!name_has_prefix_number(de->d_name, "endpoint"))
+                if (strlen(de->d_name) >= 32)
                         continue;
-                snprintf(link, sizeof(link), SYSFS_CXL_DEVICES "/%s/uport", de->d_name);
-                if (!realpath(link, real))
-                        continue;
-                const char *memdev = memdev_of_path(w, t, real);
-                if (!memdev)
-                        continue;
-                r = collect_endpoint_decoders(w, de->d_name, memdev);
+                if (name_has_prefix_number(de->d_name, "mem"))
+                        r = add_memdev(s, de->d_name);
+                else if (name_has_prefix_number(de->d_name, "endpoint"))
+                        r = names_add(&endpoints, de->d_name);
+                else if (name_has_prefix_number(de->d_name, "region"))
+                        r = names_add(&regions, de->d_name);
+                else
+                        r = 0;
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < endpoints.n; i++) {
+                r = add_endpoint(s, endpoints.name[i]);
+                if (r < 0)
+                        return r;
+        }
+        r = index_decoders(s);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < regions.n; i++) {
+                r = add_region(s, regions.name[i]);
                 if (r < 0)
                         return r;
         }
         return 0;
 }
 
-static const struct ep_decoder *decoder_by_name(const struct walk *w, const char *name)
+/*
+ * 6.3+ dax_cxl places the device below its region: .../regionZ/dax_regionZ/daxX.Y.
+ * Only that whole shape names the region: a libnvdimm region on the same path may share the name.
+ */
+static void path_region(const char *path, char *buf, size_t size)
 {
-        for (size_t i = 0; i < w->n_decoders; i++)
-                if (strcmp(w->decoders[i].name, name) == 0)
-                        return &w->decoders[i];
-        return NULL;
+        buf[0] = '\0';
+        for (const char *s = strstr(path, "/dax_"); s; s = strstr(s + 1, "/dax_")) {
+                const char *name = s + STRLEN("/dax_");
+                size_t n = strcspn(name, "/");
+
+                if (n == 0 || n >= size || name[n] != '/' || (size_t)(s - path) < n + 1)
+                        continue;
+                if (s[-(ptrdiff_t)n - 1] != '/' || strncmp(s - n, name, n) != 0)
+                        continue;
+                memcpy(buf, name, n);
+                buf[n] = '\0';
+                return;
+        }
 }
 
-static const struct ep_decoder *decoder_by_range(const struct walk *w, uint64_t start, uint64_t size)
+static int read_dax_bus(struct topology_snapshot *s)
 {
-        for (size_t i = 0; i < w->n_decoders; i++)
-                if (ranges_overlap(w->decoders[i].start, w->decoders[i].size, start, size))
-                        return &w->decoders[i];
-        return NULL;
-}
-
-static int collect_regions(struct walk *w, struct port_topology *t)
-{
-        _cleanup_closedir_ DIR *d = opendir(SYSFS_CXL_DEVICES);
+        _cleanup_closedir_ DIR *d = opendir(SYSFS_DAX_DEVICES);
         struct dirent *de;
 
         if (!d)
                 return errno == ENOENT ? 0 : -errno;
 
+        /* Absent without memory hotplug: then there are no blocks to find either. */
+        (void)read_attr_u64(SYSFS_MEMORY, "block_size_bytes", 16, &s->block_size);
+
         while ((de = readdir(d))) {
-                char dir[PATH_MAX], buf[64];
-                const struct ep_decoder *hit = NULL;
-                bool any_target = false;
-                struct port_region reg = {};
+                char link[PATH_MAX], real[PATH_MAX];
+                struct snap_dax x = {
+                        .dev = {
+                                .target_node = -1,
+                                .memmap_on_memory = -1,
+                        },
+                };
 
-                if (!name_has_prefix_number(de->d_name, "region") || strlen(de->d_name) >= sizeof(reg.name))
+                if (!name_has_prefix_number(de->d_name, "dax") || strlen(de->d_name) >= sizeof(x.dev.name))
                         continue;
-                snprintf(dir, sizeof(dir), SYSFS_CXL_DEVICES "/%s", de->d_name);
-                strcpy(reg.name, de->d_name);
-
-                if (read_attr_u64(dir, "resource", 0, &reg.start) < 0 || read_attr_u64(dir, "size", 0, &reg.size) < 0)
-                        reg.start = reg.size = 0;
-
-                /* target0..N (N < 16 interleave ways) name endpoint decoders; an unset slot reads empty. */
-                for (unsigned i = 0; i < 16; i++) {
-                        char attr[32];
-                        snprintf(attr, sizeof(attr), "target%u", i);
-                        int k = read_attr(dir, attr, buf, sizeof(buf));
-                        if (k == -ENOENT)
-                                break;
-                        if (k < 0 || buf[0] == '\0')
-                                continue;
-                        any_target = true;
-                        if (!hit)
-                                hit = decoder_by_name(w, buf);
-                }
-                /* Kernels or setups that name no targets: fall back to the address range. */
-                if (!hit && !any_target) {
-                        hit = decoder_by_range(w, reg.start, reg.size);
-                        reg.matched_by_address = hit != NULL;
-                }
-                if (!hit)
+                snprintf(link, sizeof(link), SYSFS_DAX_DEVICES "/%s", de->d_name);
+                if (!realpath(link, real))
                         continue;
+                strcpy(x.dev.name, de->d_name);
 
-                uint64_t commit;
-                reg.committed = read_attr_u64(dir, "commit", 0, &commit) >= 0 && commit != 0;
-                char driver[64];
-                reg.driver_bound = read_link_basename(dir, "driver", driver, sizeof(driver)) >= 0 && driver[0];
+                if (read_attr_u64(real, "resource", 0, &x.dev.start) < 0)
+                        x.dev.start = 0;
+                if (read_attr_u64(real, "size", 0, &x.dev.size) < 0)
+                        x.dev.size = 0;
+                path_region(real, x.path_region, sizeof(x.path_region));
 
-                if (GROW(t->regions, t->n_regions, 1) < 0 || GROW(t->region_info, t->n_regions, 1) < 0 ||
-                    GROW(w->region_memdev, t->n_regions, 1) < 0)
+                x.path = strdup(real);
+                if (!x.path || GROW(s->dax, s->n_dax, 1) < 0) {
+                        free(x.path);
                         return -ENOMEM;
-                strcpy(t->regions[t->n_regions], reg.name);
-                strcpy(w->region_memdev[t->n_regions], hit->memdev);
-                t->region_info[t->n_regions] = reg;
-                t->n_regions++;
+                }
+                s->dax[s->n_dax++] = x;
         }
         return 0;
+}
+
+int topology_snapshot_read(struct topology_snapshot **ret)
+{
+        _cleanup_(topology_snapshot_freep) struct topology_snapshot *s = calloc(1, sizeof(*s));
+        int r;
+
+        if (!ret)
+                return -EINVAL;
+        if (!s)
+                return -ENOMEM;
+        r = read_cxl_bus(s);
+        if (r < 0)
+                return r;
+        r = read_dax_bus(s);
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+/* What only a port's own regions need: is the region committed, is a driver bound. */
+static void region_details(struct snap_region *reg)
+{
+        char dir[PATH_MAX], driver[64];
+        uint64_t commit;
+
+        if (reg->details_read)
+                return;
+        snprintf(dir, sizeof(dir), SYSFS_CXL_DEVICES "/%s", reg->info.name);
+        reg->info.committed = read_attr_u64(dir, "commit", 0, &commit) >= 0 && commit != 0;
+        reg->info.driver_bound = read_link_basename(dir, "driver", driver, sizeof(driver)) >= 0 && driver[0];
+        reg->details_read = true;
 }
 
 static int collect_blocks(struct dax_device *dev, uint64_t block_size)
@@ -387,82 +563,28 @@ static enum dax_mode dax_mode_from_driver(const char *driver)
         return DAX_MODE_OTHER;
 }
 
-static int collect_dax(struct walk *w, struct port_topology *t)
+/* What only a port's own dax devices need: driver, node, memmap_on_memory, memory blocks. */
+static int dax_details(const struct topology_snapshot *s, struct snap_dax *x)
 {
-        _cleanup_closedir_ DIR *d = opendir(SYSFS_DAX_DEVICES);
-        struct dirent *de;
-        uint64_t block_size = 0;
+        char driver[64];
         int r;
 
-        if (!d)
-                return errno == ENOENT ? 0 : -errno;
-
-        /* Absent without memory hotplug: then there are no blocks to find either. */
-        (void)read_attr_u64(SYSFS_MEMORY, "block_size_bytes", 16, &block_size);
-
-        while ((de = readdir(d))) {
-                char link[PATH_MAX], real[PATH_MAX], driver[64];
-                struct dax_device dev = {
-                        .target_node = -1,
-                        .memmap_on_memory = -1,
-                };
-                const char *region = NULL, *memdev = NULL;
-
-                if (!name_has_prefix_number(de->d_name, "dax") || strlen(de->d_name) >= sizeof(dev.name))
-                        continue;
-                snprintf(link, sizeof(link), SYSFS_DAX_DEVICES "/%s", de->d_name);
-                if (!realpath(link, real))
-                        continue;
-                strcpy(dev.name, de->d_name);
-
-                if (read_attr_u64(real, "resource", 0, &dev.start) < 0)
-                        dev.start = 0;
-                if (read_attr_u64(real, "size", 0, &dev.size) < 0)
-                        dev.size = 0;
-
-                /*
-                 * 6.3+ dax_cxl places the device below its region:
-                 * .../regionZ/dax_regionZ/daxX.Y. Match that whole shape: a
-                 * libnvdimm region on the same path may share the name.
-                 */
-                for (size_t i = 0; i < t->n_regions && !region; i++) {
-                        char needle[80];
-                        snprintf(needle, sizeof(needle), "/%s/dax_%s/", t->regions[i], t->regions[i]);
-                        if (strstr(real, needle)) {
-                                region = t->regions[i];
-                                memdev = w->region_memdev[i];
-                        }
-                }
-                /* pmem namespaces (ndbus below the nvdimm bridge) and 6.1: by address. */
-                for (size_t i = 0; i < t->n_regions && !region; i++)
-                        if (ranges_overlap(t->region_info[i].start, t->region_info[i].size, dev.start, dev.size)) {
-                                region = t->regions[i];
-                                memdev = w->region_memdev[i];
-                        }
-                if (!region) {
-                        const struct ep_decoder *dec = decoder_by_range(w, dev.start, dev.size);
-                        if (!dec)
-                                continue;
-                        region = "";
-                        memdev = dec->memdev;
-                }
-                snprintf(dev.region, sizeof(dev.region), "%s", region);
-                snprintf(dev.memdev, sizeof(dev.memdev), "%s", memdev);
-
-                r = read_link_basename(real, "driver", driver, sizeof(driver));
-                if (r < 0)
-                        return r;
-                dev.mode = dax_mode_from_driver(driver);
-                (void)read_attr_int(real, "target_node", &dev.target_node);
-                (void)read_attr_int(real, "memmap_on_memory", &dev.memmap_on_memory);
-
-                r = collect_blocks(&dev, block_size);
-                if (r < 0 || GROW(t->dax, t->n_dax, 1) < 0) {
-                        free(dev.blocks);
-                        return r < 0 ? r : -ENOMEM;
-                }
-                t->dax[t->n_dax++] = dev;
+        if (x->details_read)
+                return 0;
+        r = read_link_basename(x->path, "driver", driver, sizeof(driver));
+        if (r < 0)
+                return r;
+        x->dev.mode = dax_mode_from_driver(driver);
+        (void)read_attr_int(x->path, "target_node", &x->dev.target_node);
+        (void)read_attr_int(x->path, "memmap_on_memory", &x->dev.memmap_on_memory);
+        r = collect_blocks(&x->dev, s->block_size);
+        if (r < 0) {
+                free(x->dev.blocks);
+                x->dev.blocks = NULL;
+                x->dev.n_blocks = 0;
+                return r;
         }
+        x->details_read = true;
         return 0;
 }
 
@@ -472,28 +594,25 @@ static int collect_dax(struct walk *w, struct port_topology *t)
  * "quiesced" means for it. /proc/<pid>/maps names the device file. A
  * process whose maps we may not read (another user namespace, no
  * CAP_SYS_PTRACE) is counted in unreadable_processes instead of poisoning
- * every count: the caller decides how much that matters.
+ * every count: the caller decides how much that matters. One scan counts
+ * every dax device of the snapshot, whichever port asks first.
  */
-static int count_dax_users(struct port_topology *t)
+static int count_dax_users(struct topology_snapshot *s)
 {
         _cleanup_closedir_ DIR *proc = NULL;
         _cleanup_free_ bool *seen = NULL;
         struct dirent *de;
 
-        /* Only devdax carries user traffic; skip the walk over every process when there is none. */
-        bool any_devdax = false;
-        for (size_t i = 0; i < t->n_dax; i++)
-                any_devdax |= t->dax[i].mode == DAX_MODE_DEVDAX;
-        if (!any_devdax)
+        if (s->users_counted)
                 return 0;
-
         proc = opendir("/proc");
         if (!proc) {
-                for (size_t i = 0; i < t->n_dax; i++)
-                        t->dax[i].users = -1;
+                for (size_t i = 0; i < s->n_dax; i++)
+                        s->dax[i].dev.users = -1;
+                s->users_counted = true;
                 return 0;
         }
-        seen = calloc(t->n_dax, sizeof(bool));
+        seen = calloc(s->n_dax ? s->n_dax : 1, sizeof(bool));
         if (!seen)
                 return -ENOMEM;
 
@@ -507,23 +626,24 @@ static int count_dax_users(struct port_topology *t)
                 f = fopen(path, "re");
                 if (!f) {
                         if (errno == EACCES || errno == EPERM)
-                                t->unreadable_processes++;
+                                s->unreadable_processes++;
                         continue;       /* or it exited meanwhile */
                 }
-                memset(seen, 0, t->n_dax * sizeof(bool));
+                memset(seen, 0, s->n_dax * sizeof(bool));
                 while (fgets(line, sizeof(line), f)) {
                         const char *dev = strstr(line, " /dev/");
                         if (!dev)
                                 continue;
                         dev += STRLEN(" /dev/");
                         size_t n = strcspn(dev, " \n");
-                        for (size_t i = 0; i < t->n_dax; i++)
-                                if (strlen(t->dax[i].name) == n && strncmp(dev, t->dax[i].name, n) == 0)
+                        for (size_t i = 0; i < s->n_dax; i++)
+                                if (strlen(s->dax[i].dev.name) == n && strncmp(dev, s->dax[i].dev.name, n) == 0)
                                         seen[i] = true;
                 }
-                for (size_t i = 0; i < t->n_dax; i++)
-                        t->dax[i].users += seen[i];
+                for (size_t i = 0; i < s->n_dax; i++)
+                        s->dax[i].dev.users += seen[i];
         }
+        s->users_counted = true;
         return 0;
 }
 
@@ -540,34 +660,202 @@ void port_topology_done(struct port_topology *t)
         *t = (struct port_topology) {};
 }
 
-int port_topology_read(const char *rootport_sysfs_path, struct port_topology *ret)
+/* The port's share, built while matching: which snapshot entries are its own. */
+struct share {
+        bool *memdev;                   /* per snapshot memdev: below the port */
+        size_t n_decoders;
+        size_t *decoders;               /* the port's endpoint decoders, in snapshot order */
+        size_t *region_memdev;          /* parallel to t->regions: memdev of the decoder that matched */
+        size_t *dax;                    /* parallel to t->dax: index into the snapshot's dax devices */
+};
+
+static void share_done(struct share *sh)
 {
-        _cleanup_(walk_done) struct walk w = {};
-        _cleanup_(port_topology_done) struct port_topology t = {};
+        free(sh->memdev);
+        free(sh->decoders);
+        free(sh->region_memdev);
+        free(sh->dax);
+}
+
+/* First of the port's decoders whose range overlaps, SIZE_MAX if none. */
+static size_t share_decoder_by_range(const struct topology_snapshot *s, const struct share *sh, uint64_t start,
+                                     uint64_t size)
+{
+        for (size_t i = 0; i < sh->n_decoders; i++)
+                if (ranges_overlap(s->decoders[sh->decoders[i]].start, s->decoders[sh->decoders[i]].size, start, size))
+                        return sh->decoders[i];
+        return SIZE_MAX;
+}
+
+static int share_memdevs(const struct topology_snapshot *s, const char *rp, struct share *sh, struct port_topology *t)
+{
+        sh->memdev = calloc(s->n_memdevs ? s->n_memdevs : 1, sizeof(bool));
+        if (!sh->memdev)
+                return -ENOMEM;
+        for (size_t i = 0; i < s->n_memdevs; i++) {
+                if (!path_is_below(s->memdevs[i].path, rp))
+                        continue;
+                if (GROW(t->memdevs, t->n_memdevs, 1) < 0)
+                        return -ENOMEM;
+                strcpy(t->memdevs[t->n_memdevs++], s->memdevs[i].name);
+                sh->memdev[i] = true;
+        }
+        for (size_t i = 0; i < s->n_decoders; i++) {
+                if (!sh->memdev[s->decoders[i].memdev])
+                        continue;
+                if (GROW(sh->decoders, sh->n_decoders, 1) < 0)
+                        return -ENOMEM;
+                sh->decoders[sh->n_decoders++] = i;
+        }
+        return 0;
+}
+
+static int share_regions(struct topology_snapshot *s, struct share *sh, struct port_topology *t)
+{
+        for (size_t i = 0; i < s->n_regions; i++) {
+                struct snap_region *reg = &s->regions[i];
+                struct port_region info = reg->info;
+                size_t hit = SIZE_MAX;
+
+                /* The first target that is one of the port's decoders. */
+                for (size_t j = 0; j < reg->n_targets && hit == SIZE_MAX; j++)
+                        if (sh->memdev[s->decoders[reg->targets[j]].memdev])
+                                hit = reg->targets[j];
+                /* Kernels or setups that name no targets: fall back to the address range. */
+                if (hit == SIZE_MAX && !reg->any_target) {
+                        hit = share_decoder_by_range(s, sh, info.start, info.size);
+                        info.matched_by_address = hit != SIZE_MAX;
+                }
+                if (hit == SIZE_MAX)
+                        continue;
+
+                region_details(reg);
+                info.committed = reg->info.committed;
+                info.driver_bound = reg->info.driver_bound;
+
+                if (GROW(t->regions, t->n_regions, 1) < 0 || GROW(t->region_info, t->n_regions, 1) < 0 ||
+                    GROW(sh->region_memdev, t->n_regions, 1) < 0)
+                        return -ENOMEM;
+                strcpy(t->regions[t->n_regions], info.name);
+                sh->region_memdev[t->n_regions] = s->decoders[hit].memdev;
+                t->region_info[t->n_regions] = info;
+                t->n_regions++;
+        }
+        return 0;
+}
+
+static int share_dax(struct topology_snapshot *s, struct share *sh, struct port_topology *t)
+{
+        for (size_t i = 0; i < s->n_dax; i++) {
+                struct snap_dax *x = &s->dax[i];
+                const char *region = NULL;
+                size_t memdev = SIZE_MAX;
+                int r;
+
+                /* Below one of the port's regions by path; else (pmem namespaces below the nvdimm bus, 6.1) by address. */
+                for (size_t j = 0; j < t->n_regions && !region && x->path_region[0]; j++)
+                        if (strcmp(t->regions[j], x->path_region) == 0) {
+                                region = t->regions[j];
+                                memdev = sh->region_memdev[j];
+                        }
+                for (size_t j = 0; j < t->n_regions && !region; j++)
+                        if (ranges_overlap(t->region_info[j].start, t->region_info[j].size, x->dev.start, x->dev.size)) {
+                                region = t->regions[j];
+                                memdev = sh->region_memdev[j];
+                        }
+                if (!region) {
+                        size_t dec = share_decoder_by_range(s, sh, x->dev.start, x->dev.size);
+                        if (dec == SIZE_MAX)
+                                continue;
+                        region = "";
+                        memdev = s->decoders[dec].memdev;
+                }
+
+                r = dax_details(s, x);
+                if (r < 0)
+                        return r;
+                if (GROW(t->dax, t->n_dax, 1) < 0 || GROW(sh->dax, t->n_dax, 1) < 0)
+                        return -ENOMEM;
+                sh->dax[t->n_dax] = i;
+                struct dax_device *dev = &t->dax[t->n_dax];
+                *dev = x->dev;
+                dev->blocks = NULL;
+                dev->users = 0;
+                snprintf(dev->region, sizeof(dev->region), "%s", region);
+                snprintf(dev->memdev, sizeof(dev->memdev), "%s", s->memdevs[memdev].name);
+                if (x->dev.n_blocks > 0) {
+                        dev->blocks = reallocarray(NULL, x->dev.n_blocks, sizeof(struct mem_block));
+                        if (!dev->blocks)
+                                return -ENOMEM;
+                        memcpy(dev->blocks, x->dev.blocks, x->dev.n_blocks * sizeof(struct mem_block));
+                }
+                t->n_dax++;
+        }
+        return 0;
+}
+
+/* Users are counted only when some device of the port is devdax (only devdax carries user traffic). */
+static int share_users(struct topology_snapshot *s, const struct share *sh, struct port_topology *t)
+{
+        bool any_devdax = false;
         int r;
 
-        if (!rootport_sysfs_path)
+        for (size_t i = 0; i < t->n_dax; i++)
+                any_devdax |= t->dax[i].mode == DAX_MODE_DEVDAX;
+        if (!any_devdax)
+                return 0;
+        r = count_dax_users(s);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < t->n_dax; i++)
+                t->dax[i].users = s->dax[sh->dax[i]].dev.users;
+        t->unreadable_processes = s->unreadable_processes;
+        return 0;
+}
+
+int topology_snapshot_port(struct topology_snapshot *s, const char *rootport_sysfs_path, struct port_topology *ret)
+{
+        _cleanup_(share_done) struct share sh = {};
+        _cleanup_(port_topology_done) struct port_topology t = {};
+        char rp[PATH_MAX];
+        int r;
+
+        if (!s || !rootport_sysfs_path || !ret)
                 return -EINVAL;
-        if (!realpath(rootport_sysfs_path, w.rp))
+        if (!realpath(rootport_sysfs_path, rp))
                 return -errno;
 
-        r = collect_memdevs(&w, &t);
+        r = share_memdevs(s, rp, &sh, &t);
         if (r < 0)
                 return r;
-        r = collect_endpoints(&w, &t);
+        r = share_regions(s, &sh, &t);
         if (r < 0)
                 return r;
-        r = collect_regions(&w, &t);
+        r = share_dax(s, &sh, &t);
         if (r < 0)
                 return r;
-        r = collect_dax(&w, &t);
-        if (r < 0)
-                return r;
-        r = count_dax_users(&t);
+        r = share_users(s, &sh, &t);
         if (r < 0)
                 return r;
 
         *ret = t;
         t = (struct port_topology) {};
         return 0;
+}
+
+int port_topology_read(const char *rootport_sysfs_path, struct port_topology *ret)
+{
+        _cleanup_(topology_snapshot_freep) struct topology_snapshot *s = NULL;
+        char rp[PATH_MAX];
+        int r;
+
+        if (!rootport_sysfs_path || !ret)
+                return -EINVAL;
+        /* A port that is gone needs no walk of the buses. */
+        if (!realpath(rootport_sysfs_path, rp))
+                return -errno;
+        r = topology_snapshot_read(&s);
+        if (r < 0)
+                return r;
+        return topology_snapshot_port(s, rp, ret);
 }

@@ -68,6 +68,31 @@ const char *dax_mode_to_string(enum dax_mode m);   /* "devdax", "system-ram", "u
  * an endpoint decoder's); dax devices are those inside such a region (sysfs
  * path, else address range) or inside an endpoint decoder's range (kernel
  * 6.1, where firmware-set-up memory has no region).
+ *
+ * Each call walks the whole cxl and dax buses: to read several ports, take a
+ * topology_snapshot and ask it for each port.
  */
 int port_topology_read(const char *rootport_sysfs_path, struct port_topology *ret);
 void port_topology_done(struct port_topology *t);
+
+/*
+ * The cxl and dax buses as one walk found them, to hand every root port its
+ * share without walking them again. Reading the snapshot lists memdevs,
+ * endpoint decoders, regions (with their targets) and dax devices (with
+ * their ranges); a device's driver, node and memory blocks, a region's commit
+ * state and the devdax users (one scan of every /proc/<pid>/maps, for every
+ * dax device at once) are read on the first topology_snapshot_port() that
+ * needs them and kept: nothing is read twice, so a change after that is seen
+ * by the next snapshot only. Not for concurrent use.
+ */
+struct topology_snapshot;
+
+int topology_snapshot_read(struct topology_snapshot **ret);
+void topology_snapshot_free(struct topology_snapshot *s);
+
+/*
+ * The topology below one root port, as port_topology_read() defines it, from
+ * the snapshot s (and the details it reads on demand). -ENOENT if the root
+ * port is gone.
+ */
+int topology_snapshot_port(struct topology_snapshot *s, const char *rootport_sysfs_path, struct port_topology *ret);

@@ -6,6 +6,10 @@
  * only by address (QEMU guest tier), a 6.1-style dax device with no region,
  * and a region that names no targets. A second root port with its own
  * memdev, region and kmem device must never leak into the first.
+ *
+ * The snapshot (one walk of the buses for every port) must hand each port
+ * exactly what a read of that port alone finds, keep what it read, and see
+ * devices that moved to another port or went away only in the next snapshot.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -27,6 +31,8 @@
 #include "cxl-regs.h"
 #include "sim-host.h"
 #include "topology.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct topology_snapshot *, topology_snapshot_free);
 
 #define RP0     "devices/pci0000:0c/0000:0c:00.0"
 #define RP1     "devices/pci0000:0c/0000:0c:01.0"
@@ -409,6 +415,176 @@ static void test_missing_port_and_empty_buses(void **state)
         assert_int_equal(t.n_dax, 0);
 }
 
+/* --- the snapshot: one walk of the buses, every port's share --- */
+
+static bool has_dax(const struct port_topology *t, const char *name)
+{
+        return find_dax(t, name) != NULL;
+}
+
+static bool has_region(const struct port_topology *t, const char *name)
+{
+        for (size_t i = 0; i < t->n_regions; i++)
+                if (strcmp(t->regions[i], name) == 0)
+                        return true;
+        return false;
+}
+
+/* Both ports from one snapshot: the same shares as test_port0 and test_port1_isolated_from_port0. */
+static void test_snapshot_both_ports(void **state)
+{
+        _cleanup_(topology_snapshot_freep) struct topology_snapshot *s = NULL;
+        _cleanup_(port_topology_done) struct port_topology t0 = {}, t1 = {}, again = {};
+        const struct dax_device *d;
+
+        assert_int_equal(topology_snapshot_read(&s), 0);
+        assert_int_equal(topology_snapshot_port(s, "/sys/" RP1, &t1), 0);
+        assert_int_equal(topology_snapshot_port(s, "/sys/bus/../" RP0, &t0), 0);
+
+        assert_int_equal(t0.n_memdevs, 1);
+        assert_string_equal(t0.memdevs[0], "mem0");
+        assert_int_equal(t0.n_regions, 2);
+        assert_true(has_region(&t0, "region0"));
+        assert_true(has_region(&t0, "region5"));
+        for (size_t i = 0; i < t0.n_regions; i++) {
+                assert_string_equal(t0.regions[i], t0.region_info[i].name);
+                assert_int_equal(t0.region_info[i].matched_by_address, strcmp(t0.regions[i], "region5") == 0);
+                assert_int_equal(port_region_is_active(&t0.region_info[i]), strcmp(t0.regions[i], "region0") == 0);
+        }
+        assert_int_equal(t0.n_dax, 3);
+        d = find_dax(&t0, "dax0.0");
+        assert_non_null(d);
+        assert_int_equal(d->mode, DAX_MODE_DEVDAX);
+        assert_string_equal(d->region, "region0");
+        assert_string_equal(d->memdev, "mem0");
+        assert_int_equal(d->users, 0);
+        /* The libnvdimm "region1" on dax3.0's path is not port 1's CXL region1: by address, region0. */
+        d = find_dax(&t0, "dax3.0");
+        assert_non_null(d);
+        assert_int_equal(d->mode, DAX_MODE_SYSTEM_RAM);
+        assert_string_equal(d->region, "region0");
+        assert_int_equal(d->n_blocks, 2);
+        assert_true(d->blocks[0].online);
+        assert_false(d->blocks[1].online);
+        d = find_dax(&t0, "dax4.0");
+        assert_non_null(d);
+        assert_string_equal(d->region, "region5");
+
+        assert_int_equal(t1.n_memdevs, 1);
+        assert_string_equal(t1.memdevs[0], "mem1");
+        assert_int_equal(t1.n_regions, 1);
+        assert_string_equal(t1.regions[0], "region1");
+        assert_false(t1.region_info[0].matched_by_address);
+        assert_int_equal(t1.n_dax, 1);
+        assert_string_equal(t1.dax[0].name, "dax1.0");
+        assert_string_equal(t1.dax[0].region, "region1");
+        assert_string_equal(t1.dax[0].memdev, "mem1");
+        assert_int_equal(t1.dax[0].n_blocks, 1);
+
+        /* Asking again gives the same share, with its own copy of the blocks. */
+        assert_int_equal(topology_snapshot_port(s, "/sys/" RP0, &again), 0);
+        assert_int_equal(again.n_dax, t0.n_dax);
+        assert_ptr_not_equal(find_dax(&again, "dax3.0")->blocks, find_dax(&t0, "dax3.0")->blocks);
+        assert_int_equal(find_dax(&again, "dax3.0")->n_blocks, 2);
+
+        assert_int_equal(topology_snapshot_port(s, "/sys/devices/pci0000:0c/0000:0c:07.0", &again), -ENOENT);
+}
+
+/*
+ * What a snapshot read stays as read: a rebind after the port's first query shows in the next
+ * snapshot, not in this one (the gate decides every port of a round on one view).
+ */
+static void test_snapshot_keeps_what_it_read(void **state)
+{
+        _cleanup_(topology_snapshot_freep) struct topology_snapshot *s = NULL, *s2 = NULL;
+        _cleanup_(port_topology_done) struct port_topology before = {}, after = {}, fresh = {};
+
+        assert_int_equal(topology_snapshot_read(&s), 0);
+        assert_int_equal(topology_snapshot_port(s, "/sys/" RP0, &before), 0);
+        assert_int_equal(find_dax(&before, "dax0.0")->mode, DAX_MODE_DEVDAX);
+
+        tb_link(CXLROOT "/decoder0.0/region0/dax_region0/dax0.0/driver", "bus/dax/drivers/kmem");
+        add_block(0x1000000000 / BLOCK, "online");
+
+        assert_int_equal(topology_snapshot_port(s, "/sys/" RP0, &after), 0);
+        assert_int_equal(find_dax(&after, "dax0.0")->mode, DAX_MODE_DEVDAX);
+        assert_int_equal(find_dax(&after, "dax0.0")->n_blocks, 0);
+
+        assert_int_equal(topology_snapshot_read(&s2), 0);
+        assert_int_equal(topology_snapshot_port(s2, "/sys/" RP0, &fresh), 0);
+        assert_int_equal(find_dax(&fresh, "dax0.0")->mode, DAX_MODE_SYSTEM_RAM);
+        assert_int_equal(find_dax(&fresh, "dax0.0")->n_blocks, 1);
+        assert_true(find_dax(&fresh, "dax0.0")->blocks[0].online);
+}
+
+/* A region (and the dax device below it) moves from port 1 to port 0; then a dax device goes away. */
+static void test_snapshot_device_moves_and_goes(void **state)
+{
+        _cleanup_(topology_snapshot_freep) struct topology_snapshot *s1 = NULL, *s2 = NULL, *s3 = NULL;
+        struct port_topology t = {};
+
+        assert_int_equal(topology_snapshot_read(&s1), 0);
+
+        /* region1 is re-created over port 0's endpoint decoder (same name); port 1's decoder is reset. */
+        tb_write(CXLROOT "/decoder0.1/region1/target0", "decoder2.0");
+        tb_write(CXLROOT "/port4/endpoint3/decoder3.0/start", "0");
+        tb_write(CXLROOT "/port4/endpoint3/decoder3.0/size", "0");
+        assert_int_equal(topology_snapshot_read(&s2), 0);
+
+        /* The first snapshot still says where things were. */
+        assert_int_equal(topology_snapshot_port(s1, "/sys/" RP1, &t), 0);
+        assert_true(has_region(&t, "region1"));
+        assert_true(has_dax(&t, "dax1.0"));
+        port_topology_done(&t);
+        assert_int_equal(topology_snapshot_port(s1, "/sys/" RP0, &t), 0);
+        assert_false(has_region(&t, "region1"));
+        assert_false(has_dax(&t, "dax1.0"));
+        port_topology_done(&t);
+
+        /* The second one has moved them, with the memdev of the decoder that matched. */
+        assert_int_equal(topology_snapshot_port(s2, "/sys/" RP1, &t), 0);
+        assert_int_equal(t.n_memdevs, 1);
+        assert_int_equal(t.n_regions, 0);
+        assert_int_equal(t.n_dax, 0);
+        port_topology_done(&t);
+        assert_int_equal(topology_snapshot_port(s2, "/sys/" RP0, &t), 0);
+        assert_true(has_region(&t, "region1"));
+        assert_non_null(find_dax(&t, "dax1.0"));
+        assert_string_equal(find_dax(&t, "dax1.0")->region, "region1");
+        assert_string_equal(find_dax(&t, "dax1.0")->memdev, "mem0");
+        assert_int_equal(find_dax(&t, "dax1.0")->mode, DAX_MODE_SYSTEM_RAM);
+        assert_int_equal(t.n_dax, 4);
+        port_topology_done(&t);
+
+        /* daxctl destroy-device: dax0.0 leaves the bus. */
+        tb_rm("bus/dax/devices/dax0.0");
+        assert_int_equal(topology_snapshot_read(&s3), 0);
+        assert_int_equal(topology_snapshot_port(s3, "/sys/" RP0, &t), 0);
+        assert_false(has_dax(&t, "dax0.0"));
+        assert_true(has_dax(&t, "dax1.0"));
+        assert_int_equal(t.n_dax, 3);
+        port_topology_done(&t);
+        assert_int_equal(topology_snapshot_port(s2, "/sys/" RP0, &t), 0);
+        assert_true(has_dax(&t, "dax0.0"));
+        port_topology_done(&t);
+}
+
+static void test_snapshot_empty_buses(void **state)
+{
+        _cleanup_(topology_snapshot_freep) struct topology_snapshot *s = NULL;
+        _cleanup_(port_topology_done) struct port_topology t = {};
+
+        testbed_new();
+        tb_write(RP0 "/vendor", "0x8086");
+        assert_int_equal(topology_snapshot_read(&s), 0);
+        assert_int_equal(topology_snapshot_port(s, "/sys/" RP0, &t), 0);
+        assert_int_equal(t.n_memdevs, 0);
+        assert_int_equal(t.n_regions, 0);
+        assert_int_equal(t.n_dax, 0);
+        assert_int_equal(topology_snapshot_port(NULL, "/sys/" RP0, &t), -EINVAL);
+        assert_int_equal(topology_snapshot_read(NULL), -EINVAL);
+}
+
 /* --- the simulated host of tests/sim: the layout the daemon's integration tests run against --- */
 
 static void sim_testbed_new(unsigned n_ports)
@@ -536,6 +712,105 @@ static void test_sim_mode_changes(void **state)
         port_topology_done(&t);
 }
 
+/*
+ * The discovery benchmark's host, smaller: every port with 4 regions and dax devices. One snapshot
+ * gives every port exactly its own, in the modes the simulator set, and no device to two ports.
+ */
+static void test_sim_snapshot_every_port(void **state)
+{
+        enum { N = 6, K = 4 };
+        _cleanup_(topology_snapshot_freep) struct topology_snapshot *s = NULL;
+        struct sim_host_spec spec;
+        unsigned owners[N * K] = {};
+
+        testbed_remove();
+        snprintf(root, sizeof(root), "%s/test-topology.XXXXXX", getenv("TMPDIR") ?: "/tmp");
+        assert_non_null(mkdtemp(root));
+        snprintf(sysdir, sizeof(sysdir), "%s/sys", root);
+        sim_host_spec_default(N, &spec);
+        spec.dax_per_port = K;
+        for (unsigned i = 3; i < N; i += 4)
+                spec.port[i].mem = SIM_MEM_DEVDAX;      /* as the benchmark does: every port carries memory */
+        assert_int_equal(sim_host_create(root, &spec), 0);
+        assert_int_equal(setenv("UMOCKDEV_DIR", root, 1), 0);
+
+        assert_int_equal(topology_snapshot_read(&s), 0);
+        for (unsigned i = 0; i < N; i++) {
+                _cleanup_(port_topology_done) struct port_topology t = {};
+                struct sim_port_layout l;
+
+                sim_port_layout(i, &l);
+                assert_int_equal(topology_snapshot_port(s, l.sysfs, &t), 0);
+                assert_int_equal(t.n_memdevs, 1);
+                assert_string_equal(t.memdevs[0], l.memdev);
+                assert_int_equal(t.n_regions, K);
+                assert_int_equal(t.n_dax, K);
+                for (unsigned k = 0; k < K; k++) {
+                        struct sim_region_layout rl;
+                        const struct dax_device *d;
+
+                        sim_region_layout(&l, k, &rl);
+                        assert_true(has_region(&t, rl.region));
+                        d = find_dax(&t, rl.dax);
+                        assert_non_null(d);
+                        assert_string_equal(d->region, rl.region);
+                        assert_string_equal(d->memdev, l.memdev);
+                        assert_int_equal(d->start, rl.hpa);
+                        assert_int_equal(d->size, SIM_REGION_SIZE);
+                        if (spec.port[i].mem == SIM_MEM_SYSTEM_RAM) {
+                                assert_int_equal(d->mode, DAX_MODE_SYSTEM_RAM);
+                                assert_int_equal(d->n_blocks, SIM_REGION_SIZE / SIM_BLOCK_SIZE);
+                                assert_int_equal(d->blocks[0].index, rl.hpa / SIM_BLOCK_SIZE);
+                        } else {
+                                assert_int_equal(d->mode, DAX_MODE_DEVDAX);
+                                assert_int_equal(d->n_blocks, 0);
+                        }
+                }
+                /* daxZ.0 with Z = port + 256 k names its owner. */
+                for (size_t j = 0; j < t.n_dax; j++) {
+                        unsigned z = (unsigned)strtoul(t.dax[j].name + STRLEN("dax"), NULL, 10);
+                        assert_int_equal(z % SIM_MAX_PORTS, i);
+                        owners[i * K + z / SIM_MAX_PORTS]++;
+                }
+        }
+        for (unsigned j = 0; j < N * K; j++)
+                assert_int_equal(owners[j], 1);
+}
+
+/* The simulator moves a device to system-ram: a snapshot that already read it keeps devdax, the next sees kmem. */
+static void test_sim_snapshot_mode_change(void **state)
+{
+        _cleanup_(topology_snapshot_freep) struct topology_snapshot *s1 = NULL, *s2 = NULL;
+        struct port_topology t = {};
+        struct sim_port_layout l0, l2;
+        struct sim_dax_change c;
+
+        sim_testbed_new(4);
+        sim_port_layout(0, &l0);
+        sim_port_layout(2, &l2);
+        assert_int_equal(topology_snapshot_read(&s1), 0);
+        assert_int_equal(topology_snapshot_port(s1, l2.sysfs, &t), 0);
+        assert_int_equal(t.dax[0].mode, DAX_MODE_DEVDAX);
+        port_topology_done(&t);
+
+        assert_int_equal(sim_dax_set_mode(root, l2.dax, SIM_MEM_SYSTEM_RAM, &c), 0);
+        assert_int_equal(topology_snapshot_read(&s2), 0);
+
+        assert_int_equal(topology_snapshot_port(s1, l2.sysfs, &t), 0);
+        assert_int_equal(t.dax[0].mode, DAX_MODE_DEVDAX);
+        assert_int_equal(t.dax[0].n_blocks, 0);
+        port_topology_done(&t);
+        assert_int_equal(topology_snapshot_port(s2, l2.sysfs, &t), 0);
+        assert_int_equal(t.n_dax, 1);
+        assert_int_equal(t.dax[0].mode, DAX_MODE_SYSTEM_RAM);
+        assert_int_equal(t.dax[0].n_blocks, c.n_blocks);
+        port_topology_done(&t);
+        assert_int_equal(topology_snapshot_port(s2, l0.sysfs, &t), 0);
+        assert_int_equal(t.n_dax, 1);
+        assert_int_equal(t.dax[0].mode, DAX_MODE_DEVDAX);
+        port_topology_done(&t);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -544,8 +819,14 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_no_region_fallback_to_decoder, setup_testbed, teardown_testbed),
                 cmocka_unit_test_setup_teardown(test_gate_over_topology, setup_testbed, teardown_testbed),
                 cmocka_unit_test_setup_teardown(test_missing_port_and_empty_buses, setup_testbed, teardown_testbed),
+                cmocka_unit_test_setup_teardown(test_snapshot_both_ports, setup_testbed, teardown_testbed),
+                cmocka_unit_test_setup_teardown(test_snapshot_keeps_what_it_read, setup_testbed, teardown_testbed),
+                cmocka_unit_test_setup_teardown(test_snapshot_device_moves_and_goes, setup_testbed, teardown_testbed),
+                cmocka_unit_test_teardown(test_snapshot_empty_buses, teardown_testbed),
                 cmocka_unit_test_teardown(test_sim_host_modes, teardown_testbed),
                 cmocka_unit_test_teardown(test_sim_mode_changes, teardown_testbed),
+                cmocka_unit_test_teardown(test_sim_snapshot_every_port, teardown_testbed),
+                cmocka_unit_test_teardown(test_sim_snapshot_mode_change, teardown_testbed),
         };
 
         /* umockdev_in_mock_environment() only turns true once a testbed exists; ask for the preload itself. */
