@@ -123,7 +123,33 @@ static int react_unsafe(struct manager *m, struct port *p, const struct config_p
         return 0;
 }
 
-int arming_evaluate_port(struct manager *m, struct port *p)
+/*
+ * The topology for one round of decisions: one walk of the buses (topology_snapshot), taken when the first
+ * port of the round needs it, so a round over every port costs one walk, not one per port.
+ */
+struct gate_round {
+        struct topology_snapshot *snapshot;
+        int error;                      /* of taking the snapshot; 0 until tried */
+};
+
+static void gate_round_done(struct gate_round *g)
+{
+        topology_snapshot_free(g->snapshot);
+}
+
+static int gate_round_port(struct gate_round *g, const struct port *p, struct port_topology *ret)
+{
+        if (!g->snapshot && g->error == 0) {
+                int k = topology_snapshot_read(&g->snapshot);
+                if (k < 0)
+                        g->error = k;
+        }
+        if (g->error < 0)
+                return g->error;
+        return topology_snapshot_port(g->snapshot, p->rp.sysfs_path, ret);
+}
+
+static int evaluate_port(struct manager *m, struct port *p, struct gate_round *round)
 {
         _cleanup_(port_topology_done) struct port_topology topo = {};
         const struct config_port *cp;
@@ -147,8 +173,8 @@ int arming_evaluate_port(struct manager *m, struct port *p)
         cp = m->config ? config_port_for(m->config, p->rp.bdf, p->rp.host_bridge, p->rp.serial) : NULL;
         mode = cp ? cp->arm : ARM_AUTO;
 
-        /* Never trust the uevent that brought us here: the topology is read now. */
-        k = port_topology_read(p->rp.sysfs_path, &topo);
+        /* Never trust the uevent that brought us here: the topology is read now (once per round). */
+        k = gate_round_port(round, p, &topo);
         if (k < 0) {
                 log_warning_errno(k, "%s: cannot read what is below the port, leaving arming as it is: %m", p->rp.bdf);
                 return 0;
@@ -230,8 +256,22 @@ int arming_evaluate_port(struct manager *m, struct port *p)
         return 0;
 }
 
+int arming_evaluate_port(struct manager *m, struct port *p)
+{
+        _cleanup_(gate_round_done) struct gate_round round = {};
+
+        return evaluate_port(m, p, &round);
+}
+
+void arming_evaluate_ports(struct manager *m, size_t first, size_t n)
+{
+        _cleanup_(gate_round_done) struct gate_round round = {};
+
+        for (size_t i = first; i < first + n && i < m->n_ports; i++)
+                (void)evaluate_port(m, m->ports[i], &round);
+}
+
 void arming_evaluate_all(struct manager *m)
 {
-        for (size_t i = 0; i < m->n_ports; i++)
-                (void)arming_evaluate_port(m, m->ports[i]);
+        arming_evaluate_ports(m, 0, m->n_ports);
 }

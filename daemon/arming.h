@@ -15,6 +15,8 @@
  */
 #pragma once
 
+#include <stddef.h>
+
 struct manager;
 struct port;
 
@@ -25,5 +27,10 @@ struct port;
  * registers could not be written (also logged).
  */
 int arming_evaluate_port(struct manager *m, struct port *p);
-/* Every port: at startup, after a reload, when something below some port changed. */
+/*
+ * Every port: at startup, after a reload, when something below some port changed. The buses are walked
+ * once for all ports (one topology snapshot), not once per port.
+ */
 void arming_evaluate_all(struct manager *m);
+/* m->ports[first] .. m->ports[first + n - 1], with one walk of the buses (ports just added). */
+void arming_evaluate_ports(struct manager *m, size_t first, size_t n);

@@ -38,6 +38,7 @@ extern bool sources_serve_interrupt(struct manager *m, const struct port *p) __a
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct isolation_event *, isolation_event_free);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct topology_snapshot *, topology_snapshot_free);
 
 static uint64_t now_usec(clockid_t clock)
 {
@@ -966,8 +967,9 @@ static int manager_discover(struct manager *m)
 static void manager_check_port_kinds(struct manager *m, const struct config *c)
 {
         _cleanup_free_ struct config_port_info *info = calloc(m->n_ports ? m->n_ports : 1, sizeof(*info));
+        _cleanup_(topology_snapshot_freep) struct topology_snapshot *snapshot = NULL;
         struct config_diags diags = {};
-        bool any_reset = false;
+        bool any_reset = false, snapshot_tried = false;
 
         /* Only reset needs to know what is below a port; skip the topology walks (sysfs, /proc) otherwise. */
         for (size_t i = 0; i < c->n_policies && !any_reset; i++)
@@ -987,7 +989,14 @@ static void manager_check_port_kinds(struct manager *m, const struct config *c)
                         .bdf = p->rp.bdf, .host_bridge = p->rp.host_bridge, .serial = p->rp.serial,
                         .kind = PORT_KIND_ANY,
                 };
-                if (any_reset && port_is_watchable(p) && port_topology_read(p->rp.sysfs_path, &topo) >= 0) {
+                if (!any_reset || !port_is_watchable(p))
+                        continue;
+                /* One walk of the buses for all ports; unreadable, every port stays "any". */
+                if (!snapshot_tried) {
+                        snapshot_tried = true;
+                        (void)topology_snapshot_read(&snapshot);
+                }
+                if (snapshot && topology_snapshot_port(snapshot, p->rp.sysfs_path, &topo) >= 0) {
                         if (topo.n_memdevs > 0 || topo.n_dax > 0)
                                 info[i].kind = PORT_KIND_MEMORY;
                         port_topology_done(&topo);

@@ -263,7 +263,7 @@ static void scan_new_ports(struct sources *s)
         struct manager *m = s->manager;
         struct discover_options opts = { .writable = true };
         struct cxl_rootport *found = NULL;
-        size_t n = 0;
+        size_t n = 0, first_new = m->n_ports;
         int k;
 
         k = cxl_discover_rootports(&opts, &found, &n);
@@ -293,9 +293,10 @@ static void scan_new_ports(struct sources *s)
                 sources_port_changed(s, p);
                 manager_port_changed(m, p);
                 source_read_port(m, p, "new port");
-                (void)arming_evaluate_port(m, p);
         }
         cxl_rootports_free(found, n);
+        /* All new ports with one walk of the buses: a driver loaded late may bring hundreds at once. */
+        arming_evaluate_ports(m, first_new, m->n_ports - first_new);
 }
 
 static int on_settle(sd_event_source *es, uint64_t usec, void *userdata)
