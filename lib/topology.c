@@ -25,6 +25,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -63,7 +64,7 @@ struct snap_region {
 
 struct snap_dax {
         struct dax_device dev;          /* name, start, size; region and memdev are per port; the rest once details_read */
-        char *path;                     /* realpath of /sys/bus/dax/devices/daxX.Y */
+        char *path;                     /* /sys/bus/dax/devices/daxX.Y, the link its attributes are read through */
         char path_region[32];           /* Z of a ".../regionZ/dax_regionZ/daxX.Y" path (6.3+ dax_cxl), "" otherwise */
         bool details_read;
 };
@@ -103,19 +104,29 @@ bool port_region_is_active(const struct port_region *r)
         return r->committed || r->driver_bound;
 }
 
-/* Read a sysfs attribute's first line, newline stripped. */
+/*
+ * Read a sysfs attribute's first line, newline stripped. open/read/close rather than stdio: a snapshot reads
+ * thousands of attributes, and fopen's buffer setup costs an fstat each.
+ */
 static int read_attr(const char *dir, const char *attr, char *buf, size_t size)
 {
         char path[PATH_MAX];
-        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_close_ int fd = -1;
+        ssize_t n;
 
+        if (size < 2)
+                return -EINVAL;
         if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, attr) >= sizeof(path))
                 return -ENAMETOOLONG;
-        f = fopen(path, "re");
-        if (!f)
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
                 return -errno;
-        if (!fgets(buf, (int)size, f))
-                return ferror(f) ? -EIO : -ENODATA;
+        n = read(fd, buf, size - 1);
+        if (n < 0)
+                return -errno;
+        if (n == 0)
+                return -ENODATA;
+        buf[n] = '\0';
         buf[strcspn(buf, "\n")] = '\0';
         return 0;
 }
@@ -437,9 +448,10 @@ static void path_region(const char *path, char *buf, size_t size)
                 const char *name = s + STRLEN("/dax_");
                 size_t n = strcspn(name, "/");
 
-                if (n == 0 || n >= size || name[n] != '/' || (size_t)(s - path) < n + 1)
+                if (n == 0 || n >= size || name[n] != '/' || (size_t)(s - path) < n)
                         continue;
-                if (s[-(ptrdiff_t)n - 1] != '/' || strncmp(s - n, name, n) != 0)
+                /* regionZ is a whole component: after a '/' or at the start of a relative path. */
+                if ((s - n != path && s[-(ptrdiff_t)n - 1] != '/') || strncmp(s - n, name, n) != 0)
                         continue;
                 memcpy(buf, name, n);
                 buf[n] = '\0';
@@ -459,7 +471,8 @@ static int read_dax_bus(struct topology_snapshot *s)
         (void)read_attr_u64(SYSFS_MEMORY, "block_size_bytes", 16, &s->block_size);
 
         while ((de = readdir(d))) {
-                char link[PATH_MAX], real[PATH_MAX];
+                char link[PATH_MAX], target[PATH_MAX];
+                ssize_t n;
                 struct snap_dax x = {
                         .dev = {
                                 .target_node = -1,
@@ -470,17 +483,27 @@ static int read_dax_bus(struct topology_snapshot *s)
                 if (!name_has_prefix_number(de->d_name, "dax") || strlen(de->d_name) >= sizeof(x.dev.name))
                         continue;
                 snprintf(link, sizeof(link), SYSFS_DAX_DEVICES "/%s", de->d_name);
-                if (!realpath(link, real))
-                        continue;
+                /*
+                 * The bus entry links to the device's directory below /sys/devices, and that target's
+                 * components name the region above it: one readlink, where realpath() costs one per
+                 * component (a thousand devices nine levels deep). Attributes are read through the link.
+                 */
+                n = readlink(link, target, sizeof(target) - 1);
+                if (n < 0 && errno != EINVAL)
+                        continue;       /* gone meanwhile */
+                if (n < 0)
+                        snprintf(target, sizeof(target), "%s", link);   /* a directory, not a link: its own path */
+                else
+                        target[n] = '\0';
                 strcpy(x.dev.name, de->d_name);
 
-                if (read_attr_u64(real, "resource", 0, &x.dev.start) < 0)
+                if (read_attr_u64(link, "resource", 0, &x.dev.start) < 0)
                         x.dev.start = 0;
-                if (read_attr_u64(real, "size", 0, &x.dev.size) < 0)
+                if (read_attr_u64(link, "size", 0, &x.dev.size) < 0)
                         x.dev.size = 0;
-                path_region(real, x.path_region, sizeof(x.path_region));
+                path_region(target, x.path_region, sizeof(x.path_region));
 
-                x.path = strdup(real);
+                x.path = strdup(link);
                 if (!x.path || GROW(s->dax, s->n_dax, 1) < 0) {
                         free(x.path);
                         return -ENOMEM;

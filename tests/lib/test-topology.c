@@ -517,6 +517,31 @@ static void test_snapshot_keeps_what_it_read(void **state)
         assert_true(find_dax(&fresh, "dax0.0")->blocks[0].online);
 }
 
+/* A dax device with no address yet (0/0) belongs to a region only by its sysfs path (6.3+ dax_cxl). */
+static void test_snapshot_dax_by_path(void **state)
+{
+        _cleanup_(topology_snapshot_freep) struct topology_snapshot *s = NULL;
+        _cleanup_(port_topology_done) struct port_topology t0 = {}, t1 = {};
+        const struct dax_device *d;
+
+        add_dax(CXLROOT "/decoder0.1/region1/dax_region1", "dax1.1", 0, 0, NULL, -1);
+        /* Same shape of name below the nvdimm bus, but no dax_regionZ: not region1's. */
+        add_dax(CXLROOT "/nvdimm-bridge0/ndbus0/region1/dax3.1", "dax3.1", 0, 0, NULL, -1);
+
+        assert_int_equal(topology_snapshot_read(&s), 0);
+        assert_int_equal(topology_snapshot_port(s, "/sys/" RP0, &t0), 0);
+        assert_int_equal(topology_snapshot_port(s, "/sys/" RP1, &t1), 0);
+        assert_false(has_dax(&t0, "dax1.1"));
+        assert_false(has_dax(&t0, "dax3.1"));
+        assert_false(has_dax(&t1, "dax3.1"));
+        d = find_dax(&t1, "dax1.1");
+        assert_non_null(d);
+        assert_string_equal(d->region, "region1");
+        assert_string_equal(d->memdev, "mem1");
+        assert_int_equal(d->mode, DAX_MODE_UNBOUND);
+        assert_int_equal(d->size, 0);
+}
+
 /* A region (and the dax device below it) moves from port 1 to port 0; then a dax device goes away. */
 static void test_snapshot_device_moves_and_goes(void **state)
 {
@@ -821,6 +846,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_missing_port_and_empty_buses, setup_testbed, teardown_testbed),
                 cmocka_unit_test_setup_teardown(test_snapshot_both_ports, setup_testbed, teardown_testbed),
                 cmocka_unit_test_setup_teardown(test_snapshot_keeps_what_it_read, setup_testbed, teardown_testbed),
+                cmocka_unit_test_setup_teardown(test_snapshot_dax_by_path, setup_testbed, teardown_testbed),
                 cmocka_unit_test_setup_teardown(test_snapshot_device_moves_and_goes, setup_testbed, teardown_testbed),
                 cmocka_unit_test_teardown(test_snapshot_empty_buses, teardown_testbed),
                 cmocka_unit_test_teardown(test_sim_host_modes, teardown_testbed),
