@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <inttypes.h>
 #include <ini.h>
 #include <limits.h>
 #include <signal.h>
@@ -467,7 +468,8 @@ enum section_type {
 };
 
 static const char *const daemon_keys[] = {
-        "poll-interval", "poll-backstop", "state-dir", "metrics-dir", "dry-run", "reboot-on-record-failure", NULL,
+        "poll-interval", "poll-backstop", "state-dir", "metrics-dir", "dry-run", "reboot-on-record-failure",
+        "record-max-size", NULL,
 };
 static const char *const port_keys[] = {
         "arm", "timeout", "on-unsafe", "kind", NULL,
@@ -685,6 +687,34 @@ static int parse_bool(const char *v, bool *ret)
         return -EINVAL;
 }
 
+/* "4M", "512K", "1G", "65536": powers of 1024, as systemd's size settings; no fractions, no overflow. */
+static int parse_size(const char *v, uint64_t *ret)
+{
+        static const struct { char suffix; unsigned shift; } units[] = { { 'K', 10 }, { 'M', 20 }, { 'G', 30 } };
+        unsigned shift = 0;
+        uint64_t n = 0;
+        const char *p = v;
+
+        if (*p < '0' || *p > '9')
+                return -EINVAL;
+        for (; *p >= '0' && *p <= '9'; p++) {
+                if (n > (UINT64_MAX - 9) / 10)
+                        return -ERANGE;
+                n = n * 10 + (uint64_t)(*p - '0');
+        }
+        if (*p) {
+                for (size_t i = 0; i < ELEMENTSOF(units); i++)
+                        if (toupper((unsigned char)*p) == units[i].suffix)
+                                shift = units[i].shift;
+                if (!shift || p[1])
+                        return -EINVAL;
+        }
+        if (n > (UINT64_MAX >> shift))
+                return -ERANGE;
+        *ret = n << shift;
+        return 0;
+}
+
 static int value_duration(struct load_state *s, const char *key, const char *v, usec_t min, usec_t max, usec_t *ret)
 {
         char a[CONFIG_DURATION_STRING_MAX], b[CONFIG_DURATION_STRING_MAX];
@@ -862,6 +892,19 @@ static void handle_daemon_key(struct load_state *s, const char *key, const char 
                                  key, v, config_format_duration(USEC_PER_MSEC, a), config_format_duration(USEC_PER_DAY, b));
                 else
                         c->poll_backstop = u;
+        } else if (strcmp(key, "record-max-size") == 0) {
+                uint64_t bytes;
+
+                if (!*v)
+                        c->record_max_size = CONFIG_DEFAULT_RECORD_MAX_SIZE;
+                else if (parse_size(v, &bytes) < 0 ||
+                         (bytes != 0 && (bytes < CONFIG_RECORD_MAX_SIZE_MIN || bytes > CONFIG_RECORD_MAX_SIZE_MAX)))
+                        diag_add(s, s->line,
+                                 "%s=%s is neither 0 (never rotate events.jsonl) nor a size from 64K to 1G; "
+                                 "write e.g. 4M (suffixes K, M, G are powers of 1024; a number alone is bytes)",
+                                 key, v);
+                else
+                        c->record_max_size = bytes;
         } else if (strcmp(key, "state-dir") == 0) {
                 char *p = NULL;
 
@@ -1743,6 +1786,7 @@ static void config_defaults(struct config *c)
         c->poll_interval = CONFIG_DEFAULT_POLL_INTERVAL_USEC;
         c->poll_backstop = CONFIG_POLL_BACKSTOP_UNSET;
         c->reboot_on_record_failure = true;
+        c->record_max_size = CONFIG_DEFAULT_RECORD_MAX_SIZE;
 }
 
 /* Every [port] with a kind=, against every policy that could act on it, once all files are read. */
@@ -1932,6 +1976,7 @@ int config_dump(FILE *f, const struct config *c)
         fprintf(f, "metrics-dir=%s\n", c->metrics_dir ? c->metrics_dir : "");
         fprintf(f, "dry-run=%s\n", c->dry_run ? "yes" : "no");
         fprintf(f, "reboot-on-record-failure=%s\n", c->reboot_on_record_failure ? "yes" : "no");
+        fprintf(f, "record-max-size=%" PRIu64 "\n", c->record_max_size);
 
         for (size_t i = 0; i < c->n_ports; i++) {
                 const struct config_port *p = &c->ports[i];

@@ -7,6 +7,7 @@
  * is what makes SIGHUP reload all-or-nothing.
  *
  *   [daemon]  poll-interval= poll-backstop= state-dir= metrics-dir= dry-run= reboot-on-record-failure=
+ *            record-max-size=
  *   [port "<match>"]  match: BDF ("0000:0c:00.0", globs allowed), "host-bridge:<name>",
  *             "serial:<hex>"; arm=auto|never|force; timeout=<value or range name>;
  *             on-unsafe=disarm|alert; kind=memory|accelerator
@@ -80,6 +81,9 @@ enum unsafe_reaction unsafe_reaction_from_string(const char *s);
 #define CONFIG_DIAGS_MAX 100            /* problems reported before giving up */
 
 #define CONFIG_DEFAULT_POLL_INTERVAL_USEC 100000ULL     /* 100ms */
+#define CONFIG_DEFAULT_RECORD_MAX_SIZE (UINT64_C(4) << 20)
+#define CONFIG_RECORD_MAX_SIZE_MIN (UINT64_C(64) << 10)
+#define CONFIG_RECORD_MAX_SIZE_MAX (UINT64_C(1) << 30)
 #define CONFIG_POLL_BACKSTOP_UNSET UINT64_MAX           /* poll-backstop= not set: same as poll-interval= */
 #define CONFIG_DEFAULT_STATE_DIR "/var/lib/cxl-isold"
 #define CONFIG_DEFAULT_ACTION_TIMEOUT_USEC 30000000ULL  /* 30s */
@@ -125,6 +129,7 @@ struct config {
         char *metrics_dir;              /* NULL = no metrics */
         bool dry_run;
         bool reboot_on_record_failure;  /* default true: a failed record must not stop a configured reboot */
+        uint64_t record_max_size;       /* bytes; events.jsonl rotates beyond it; 0 = never */
         size_t n_ports;
         struct config_port *ports;
         size_t n_policies;

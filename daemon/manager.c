@@ -242,6 +242,9 @@ static struct record *manager_record(struct manager *m)
 {
         if (!m->record && record_open(m->state_dir, &m->record) >= 0)
                 log_notice("Event record %s/%s is writable again", m->state_dir, RECORD_FILE_NAME);
+        /* Here, not at start: a reload may have changed record-max-size=. */
+        if (m->record && m->config)
+                record_set_rotate_size(m->record, m->config->record_max_size);
         return m->record;
 }
 
@@ -249,9 +252,16 @@ static int manager_record_event(struct manager *m, const struct isolation_event 
 {
         int k = manager_record(m) ? record_append_event(m->record, e) : -EROFS;
 
-        if (k < 0)
+        if (k < 0) {
                 record_failed(m, e, k, "the event");
-        return k;
+                return k;
+        }
+        k = record_take_rotate_error(m->record);
+        if (k < 0)
+                /* The event is recorded; only the file grows past record-max-size= until a rotation works. */
+                log_warning_errno(k, "Cannot rotate %s/%s to %s (record-max-size=): %m; it keeps growing, "
+                                  "retried at the next event", m->state_dir, RECORD_FILE_NAME, RECORD_PREVIOUS_FILE_NAME);
+        return 0;
 }
 
 static void manager_record_action(struct manager *m, const struct isolation_event *e, size_t index)
@@ -1162,6 +1172,9 @@ int manager_startup(struct manager *m)
                 log_error_errno(k, "Cannot read the event record in %s, starting without history: %m", m->state_dir);
         else if (h.n_damaged > 0)
                 log_warning("%s/%s: %zu damaged line(s) skipped", m->state_dir, RECORD_FILE_NAME, h.n_damaged);
+        if (k >= 0 && h.n_orphaned > 0)
+                log_info("%s: %zu result line(s) of events no longer in the record skipped (rotated away, or the "
+                         "event's own line could not be written)", m->state_dir, h.n_orphaned);
         manager_previous_boot(m, &h);
 
         k = manager_discover(m);

@@ -6,6 +6,13 @@
  * the directory once per open, so that a freshly created file is not lost
  * with its directory entry. Later lines change nothing in the directory, and
  * another fsync of it would only add to every event's latency.
+ *
+ * Rotation keeps the record bounded: once the file reaches the configured
+ * size, the next event line is written and made durable first, then the file
+ * becomes events.jsonl.1 (replacing the previous one) and a fresh file takes
+ * the following lines. Reading takes both generations, older first, so an
+ * event's later action lines in the new file still apply to it. Two
+ * generations bound the disk use to about twice the limit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +37,8 @@ struct record {
         int fd;
         bool torn;              /* a failed write left part of a line that could not be cut off */
         bool dir_synced;        /* the directory was fsynced since the file was opened (maybe created) */
+        uint64_t rotate_size;   /* rotate after an event line once the file is this big; 0 = never */
+        int rotate_error;       /* the last rotation's failure (negative errno), 0 if none since */
 };
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct record *, record_free);
@@ -346,6 +355,51 @@ int record_format_action(const struct isolation_event *e, size_t index, char **r
         return 0;
 }
 
+void record_set_rotate_size(struct record *r, uint64_t bytes)
+{
+        r->rotate_size = bytes;
+}
+
+int record_take_rotate_error(struct record *r)
+{
+        int k = r->rotate_error;
+
+        r->rotate_error = 0;
+        return k;
+}
+
+/*
+ * The current file becomes the previous generation. A failure at any step
+ * leaves the record writable: before the rename nothing changed; after it,
+ * the old descriptor (now events.jsonl.1) takes the next lines, which loading
+ * reads all the same.
+ */
+static int rotate(struct record *r)
+{
+        _cleanup_close_ int fd = -1;
+
+        if (renameat(r->dir_fd, RECORD_FILE_NAME, r->dir_fd, RECORD_PREVIOUS_FILE_NAME) < 0)
+                return -errno;
+        fd = openat(r->dir_fd, RECORD_FILE_NAME, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (fd < 0)
+                return -errno;
+        closep(&r->fd);
+        r->fd = TAKE_FD(fd);
+        r->torn = false;
+        /* The rename and the new entry: durable now, or at the next line's retry. */
+        r->dir_synced = fsync(r->dir_fd) >= 0;
+        return r->dir_synced ? 0 : -errno;
+}
+
+static void maybe_rotate(struct record *r)
+{
+        struct stat st;
+
+        if (r->rotate_size == 0 || fstat(r->fd, &st) < 0 || (uint64_t)st.st_size < r->rotate_size)
+                return;
+        r->rotate_error = rotate(r);
+}
+
 int record_append_event(struct record *r, const struct isolation_event *e)
 {
         _cleanup_free_ char *s = NULL;
@@ -353,7 +407,12 @@ int record_append_event(struct record *r, const struct isolation_event *e)
 
         if (k < 0)
                 return k;
-        return append_line(r, s);
+        k = append_line(r, s);
+        if (k < 0)
+                return k;
+        /* After the event is durable, never before: rotation must not delay or risk the record. */
+        maybe_rotate(r);
+        return 0;
 }
 
 int record_append_action(struct record *r, const struct isolation_event *e, size_t index)
@@ -546,8 +605,10 @@ static int apply_action(struct record_history *h, json_object *o)
         if (outcome < 0)
                 return -EBADMSG;
         e = history_find(h, id);
-        if (!e || (size_t)index >= e->n_plan)
-                return -ENOENT;
+        if (!e)
+                return -ENOENT;         /* an orphan: its event is in a generation rotated away */
+        if ((size_t)index >= e->n_plan)
+                return -EBADMSG;
         r = &e->plan[index].result;
         action_result_done(r);
         r->outcome = outcome;
@@ -629,7 +690,9 @@ int record_parse_buffer(const char *text, size_t len, struct record_history *ret
                                 record_history_done(&h);
                                 return k;
                         }
-                        if (k < 0)
+                        if (k == -ENOENT)
+                                h.n_orphaned++;
+                        else if (k < 0)
                                 h.n_damaged++;
                 }
                 pos = end + 1;
@@ -638,32 +701,28 @@ int record_parse_buffer(const char *text, size_t len, struct record_history *ret
         return 0;
 }
 
-int record_load(const char *state_dir, struct record_history *ret)
+/* Append the whole file to buf (a missing file adds nothing), ending on a newline. */
+static int read_generation(const char *state_dir, const char *name, char **buf, size_t *len, size_t *size)
 {
-        _cleanup_free_ char *path = NULL, *buf = NULL;
+        _cleanup_free_ char *path = NULL;
         _cleanup_close_ int fd = -1;
-        size_t len = 0, size = 0;
+        size_t start = *len;
 
-        if (asprintf(&path, "%s/%s", state_dir, RECORD_FILE_NAME) < 0)
+        if (asprintf(&path, "%s/%s", state_dir, name) < 0)
                 return -ENOMEM;
         fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-                if (errno == ENOENT) {
-                        *ret = (struct record_history) {};
-                        return 0;
-                }
-                return -errno;
-        }
+        if (fd < 0)
+                return errno == ENOENT ? 0 : -errno;
         for (;;) {
                 ssize_t n;
-                if (size - len < 65536) {
-                        char *b = realloc(buf, size + 262144);
+                if (*size - *len < 65536) {
+                        char *b = realloc(*buf, *size + 262144);
                         if (!b)
                                 return -ENOMEM;
-                        buf = b;
-                        size += 262144;
+                        *buf = b;
+                        *size += 262144;
                 }
-                n = read(fd, buf + len, size - len);
+                n = read(fd, *buf + *len, *size - *len);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -671,8 +730,25 @@ int record_load(const char *state_dir, struct record_history *ret)
                 }
                 if (n == 0)
                         break;
-                len += (size_t)n;
+                *len += (size_t)n;
         }
+        /* A torn last line of the older file must not swallow the first line of the newer one. */
+        if (*len > start && (*buf)[*len - 1] != '\n')
+                (*buf)[(*len)++] = '\n';       /* room: at least 64 KiB were free before the last read */
+        return 0;
+}
+
+int record_load(const char *state_dir, struct record_history *ret)
+{
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, size = 0;
+        int k;
+
+        k = read_generation(state_dir, RECORD_PREVIOUS_FILE_NAME, &buf, &len, &size);
+        if (k >= 0)
+                k = read_generation(state_dir, RECORD_FILE_NAME, &buf, &len, &size);
+        if (k < 0)
+                return k;
         return record_parse_buffer(buf ?: "", len, ret);
 }
 

@@ -26,6 +26,7 @@
 #include "isolation-event.h"
 
 #define RECORD_FILE_NAME "events.jsonl"
+#define RECORD_PREVIOUS_FILE_NAME "events.jsonl.1"      /* the generation before, once rotated */
 
 struct record;
 
@@ -39,6 +40,12 @@ int record_append_event(struct record *r, const struct isolation_event *e);
 int record_append_action(struct record *r, const struct isolation_event *e, size_t index);
 int record_append_ack(struct record *r, const char *event_id, uint64_t realtime_usec, const char *by);
 
+/* Once the file holds bytes or more, the next event line (written and durable first) ends it: it becomes
+ * RECORD_PREVIOUS_FILE_NAME, replacing the one before, and a new file starts. 0 (the default): never. */
+void record_set_rotate_size(struct record *r, uint64_t bytes);
+/* The last rotation's failure since the last call (negative errno), 0 if none: the record stays writable. */
+int record_take_rotate_error(struct record *r);
+
 /* JSON text of one line (no newline), for the writer and for tests. Caller frees. */
 int record_format_event(const struct isolation_event *e, char **ret);
 int record_format_action(const struct isolation_event *e, size_t index, char **ret);
@@ -48,9 +55,11 @@ struct record_history {
         size_t n_events;
         struct isolation_event **events;
         size_t n_damaged;               /* lines skipped as unreadable */
+        size_t n_orphaned;              /* action/ack lines of events not in the record (rotated away, or whose
+                                         * own line was lost to a failed write): skipped, not damage */
 };
 
-/* A missing file is an empty history. */
+/* Both generations, the previous one first. Missing files are an empty history. */
 int record_load(const char *state_dir, struct record_history *ret);
 int record_parse_buffer(const char *text, size_t len, struct record_history *ret);
 void record_history_done(struct record_history *h);

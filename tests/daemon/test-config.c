@@ -490,6 +490,36 @@ static void test_timeout_encodings(void **state)
                         "not a legal CXL.mem Transaction Timeout Value");
 }
 
+static void test_record_max_size(void **state)
+{
+        static const struct {
+                const char *text;
+                uint64_t bytes;
+        } ok[] = {
+                { "", 4 << 20 }, { "4M", 4 << 20 }, { "4m", 4 << 20 }, { "64K", 64 << 10 }, { "65536", 65536 },
+                { "1G", 1 << 30 }, { "0", 0 },
+        };
+        static const char *const bad[] = { "63K", "65535", "2G", "1025M", "4MB", "4 M", "-1", "M", "1.5M", "4X",
+                                           "99999999999999999999", "18446744073709551615G" };
+        struct config *c;
+        char text[128];
+
+        c = load_ok("[daemon]\npoll-interval=1s\n");
+        assert_true(c->record_max_size == 4 << 20);     /* the default when the key is absent */
+        config_free(c);
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
+                snprintf(text, sizeof(text), "[daemon]\nrecord-max-size=%s\n", ok[i].text);
+                c = load_ok(text);
+                if (c->record_max_size != ok[i].bytes)
+                        fail_msg("record-max-size=%s read as %llu", ok[i].text, (unsigned long long)c->record_max_size);
+                config_free(c);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                snprintf(text, sizeof(text), "[daemon]\nrecord-max-size=%s\n", bad[i]);
+                expect_one_diag(text, 2, "is neither 0 (never rotate events.jsonl) nor a size from 64K to 1G");
+        }
+}
+
 static void test_durations(void **state)
 {
         static const struct {
@@ -1137,6 +1167,7 @@ int main(void)
                 cmocka_unit_test(test_bad_values),
                 cmocka_unit_test(test_timeout_encodings),
                 cmocka_unit_test(test_durations),
+                cmocka_unit_test(test_record_max_size),
                 cmocka_unit_test(test_actions),
                 cmocka_unit_test(test_reboot_window_and_rate_limit),
                 cmocka_unit_test(test_duplicates),

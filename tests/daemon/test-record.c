@@ -3,6 +3,8 @@
  * events.jsonl: what is written reads back the same (registers, RAS header
  * log, dax devices, plan and results, acks), a torn or garbled line costs
  * only itself, and appending after a torn line does not glue onto it.
+ * Rotation: bounded by two generations, never splitting or losing what is
+ * still read back, and an event's late action lines still apply to it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -69,6 +71,8 @@ static void remove_state_dir(const char *dir)
         char path[256];
 
         snprintf(path, sizeof(path), "%s/%s", dir, RECORD_FILE_NAME);
+        (void)unlink(path);
+        snprintf(path, sizeof(path), "%s/%s", dir, RECORD_PREVIOUS_FILE_NAME);
         (void)unlink(path);
         (void)rmdir(dir);
 }
@@ -235,7 +239,9 @@ static void test_garbage_lines(void **state)
                              line, a->id) > 0);
         assert_int_equal(record_parse_buffer(text, strlen(text), &h), 0);
         assert_int_equal(h.n_events, 1);
-        assert_int_equal(h.n_damaged, 4);
+        /* The result for an unknown event is an orphan (its event rotated away), not damage. */
+        assert_int_equal(h.n_damaged, 3);
+        assert_int_equal(h.n_orphaned, 1);
         assert_false(h.events[0]->acknowledged);
         record_history_done(&h);
         isolation_event_free(a);
@@ -307,6 +313,186 @@ static void test_unwritable_dir(void **state)
         assert_null(r);
 }
 
+static off_t file_size(const char *dir, const char *name)
+{
+        char path[256];
+        struct stat st;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        if (stat(path, &st) < 0)
+                return -1;
+        return st.st_size;
+}
+
+/* Ids of the events read back, in order, as one string (cheap to compare). */
+static size_t load_ids(const char *dir, char ids[][ISOLATION_EVENT_ID_LEN + 1], size_t max, size_t *ret_damaged)
+{
+        struct record_history h;
+        size_t n = 0;
+
+        assert_int_equal(record_load(dir, &h), 0);
+        for (size_t i = 0; i < h.n_events && n < max; i++)
+                snprintf(ids[n++], ISOLATION_EVENT_ID_LEN + 1, "%s", h.events[i]->id);
+        *ret_damaged = h.n_damaged;
+        record_history_done(&h);
+        return n;
+}
+
+static void test_rotation(void **state)
+{
+        _cleanup_free_ char *dir = make_state_dir();
+        char written[64][ISOLATION_EVENT_ID_LEN + 1], ids[64][ISOLATION_EVENT_ID_LEN + 1];
+        struct isolation_event *first = NULL;
+        struct record *r = NULL;
+        size_t n, damaged, line = 0;
+        off_t limit;
+
+        assert_int_equal(record_open(dir, &r), 0);
+        /* Below the limit nothing rotates. */
+        for (size_t i = 0; i < 3; i++) {
+                struct isolation_event *e = sample_event("0000:0c:00.0", CXL_ISOLATION_MEM_LINK_DOWN);
+                assert_int_equal(record_append_event(r, e), 0);
+                snprintf(written[i], sizeof(written[i]), "%s", e->id);
+                if (i == 0)
+                        first = e;
+                else
+                        isolation_event_free(e);
+        }
+        line = (size_t)file_size(dir, RECORD_FILE_NAME) / 3;
+        assert_true(line > 500);
+        assert_int_equal(file_size(dir, RECORD_PREVIOUS_FILE_NAME), -1);
+
+        /* The limit at about four event lines: the event that crosses it is written whole, then rotation. */
+        limit = (off_t)(4 * line + line / 2);
+        record_set_rotate_size(r, (uint64_t)limit);
+        for (size_t i = 3; i < 5; i++) {
+                struct isolation_event *e = sample_event("0000:0c:00.0", CXL_ISOLATION_MEM_LINK_DOWN);
+                assert_int_equal(record_append_event(r, e), 0);
+                snprintf(written[i], sizeof(written[i]), "%s", e->id);
+                isolation_event_free(e);
+        }
+        assert_int_equal(record_take_rotate_error(r), 0);
+        assert_true(file_size(dir, RECORD_PREVIOUS_FILE_NAME) >= limit);
+        assert_int_equal(file_size(dir, RECORD_FILE_NAME), 0);
+
+        /* The first event's plan goes on in the new file: its results still apply to it. */
+        first->plan[0].result = (struct action_result) { .outcome = ACTION_OUTCOME_SUCCESS, .exit_status = -1 };
+        assert_int_equal(record_append_action(r, first, 0), 0);
+        {
+                struct record_history h;
+                assert_int_equal(record_load(dir, &h), 0);
+                assert_int_equal(h.n_damaged, 0);
+                assert_int_equal(h.n_events, 5);
+                for (size_t i = 0; i < 5; i++)
+                        assert_string_equal(h.events[i]->id, written[i]);
+                assert_int_equal(h.events[0]->plan[0].result.outcome, ACTION_OUTCOME_SUCCESS);
+                assert_int_equal(isolation_event_next_step(h.events[0]), 1);
+                record_history_done(&h);
+        }
+
+        /* Many more events: never more than two generations, each no bigger than the limit plus one line,
+         * and what is read back is always the newest events, in order, with nothing damaged. */
+        for (size_t i = 5; i < 40; i++) {
+                struct isolation_event *e = sample_event("0000:0c:00.0", CXL_ISOLATION_MEM_LINK_DOWN);
+                assert_int_equal(record_append_event(r, e), 0);
+                snprintf(written[i], sizeof(written[i]), "%s", e->id);
+                isolation_event_free(e);
+                assert_true(file_size(dir, RECORD_FILE_NAME) < limit + (off_t)line + 64);
+                assert_true(file_size(dir, RECORD_PREVIOUS_FILE_NAME) < limit + (off_t)line + 64);
+        }
+        n = load_ids(dir, ids, 64, &damaged);
+        /* first's event and action lines went with older generations; the rest is whole. */
+        assert_int_equal(damaged, 0);
+        assert_true(n >= 5 && n <= 10);
+        for (size_t i = 0; i < n; i++)
+                assert_string_equal(ids[i], written[40 - n + i]);
+
+        /* 0 turns rotation off: the file grows. */
+        record_set_rotate_size(r, 0);
+        for (size_t i = 0; i < 8; i++) {
+                struct isolation_event *e = sample_event("0000:0c:00.0", CXL_ISOLATION_MEM_LINK_DOWN);
+                assert_int_equal(record_append_event(r, e), 0);
+                isolation_event_free(e);
+        }
+        assert_true(file_size(dir, RECORD_FILE_NAME) > limit + (off_t)line);
+
+        record_free(r);
+        isolation_event_free(first);
+        remove_state_dir(dir);
+}
+
+/* A rotation that cannot happen (here: events.jsonl.1 is a non-empty directory) loses nothing: the event is
+ * recorded, the failure is reported once, the file keeps growing, and the next event tries again. */
+static void test_rotation_failure_keeps_writing(void **state)
+{
+        _cleanup_free_ char *dir = make_state_dir();
+        char blocker[256], inside[300];
+        struct record *r = NULL;
+        struct record_history h;
+        int fd;
+
+        snprintf(blocker, sizeof(blocker), "%s/%s", dir, RECORD_PREVIOUS_FILE_NAME);
+        assert_int_equal(mkdir(blocker, 0700), 0);
+        snprintf(inside, sizeof(inside), "%s/x", blocker);
+        fd = open(inside, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        close(fd);
+
+        assert_int_equal(record_open(dir, &r), 0);
+        record_set_rotate_size(r, 1);
+        for (size_t i = 0; i < 2; i++) {
+                struct isolation_event *e = sample_event("0000:0c:00.0", CXL_ISOLATION_MEM_LINK_DOWN);
+                assert_int_equal(record_append_event(r, e), 0);
+                assert_true(record_take_rotate_error(r) < 0);
+                assert_int_equal(record_take_rotate_error(r), 0);
+                isolation_event_free(e);
+        }
+        /* Out of the way: the next event rotates, and everything is still read back. */
+        assert_int_equal(unlink(inside), 0);
+        assert_int_equal(rmdir(blocker), 0);
+        {
+                struct isolation_event *e = sample_event("0000:0c:00.0", CXL_ISOLATION_MEM_LINK_DOWN);
+                assert_int_equal(record_append_event(r, e), 0);
+                assert_int_equal(record_take_rotate_error(r), 0);
+                isolation_event_free(e);
+        }
+        assert_int_equal(file_size(dir, RECORD_FILE_NAME), 0);
+        assert_int_equal(record_load(dir, &h), 0);
+        assert_int_equal(h.n_events, 3);
+        assert_int_equal(h.n_damaged, 0);
+        record_history_done(&h);
+        record_free(r);
+        remove_state_dir(dir);
+}
+
+/* A torn last line of the previous generation costs itself only, not the newer file's first line. */
+static void test_load_torn_previous_generation(void **state)
+{
+        _cleanup_free_ char *dir = make_state_dir();
+        struct isolation_event *e = sample_event("0000:0c:00.0", CXL_ISOLATION_MEM_LINK_DOWN);
+        char path[256];
+        struct record *r = NULL;
+        struct record_history h;
+        FILE *f;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, RECORD_PREVIOUS_FILE_NAME);
+        f = fopen(path, "we");
+        assert_non_null(f);
+        fputs("{\"type\":\"event\",\"id\":\"torn", f);
+        fclose(f);
+        assert_int_equal(record_open(dir, &r), 0);
+        assert_int_equal(record_append_event(r, e), 0);
+        record_free(r);
+
+        assert_int_equal(record_load(dir, &h), 0);
+        assert_int_equal(h.n_damaged, 1);
+        assert_int_equal(h.n_events, 1);
+        assert_string_equal(h.events[0]->id, e->id);
+        record_history_done(&h);
+        isolation_event_free(e);
+        remove_state_dir(dir);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -317,6 +503,9 @@ int main(void)
                 cmocka_unit_test(test_cut_short_write_is_undone),
                 cmocka_unit_test(test_missing_file_is_empty),
                 cmocka_unit_test(test_unwritable_dir),
+                cmocka_unit_test(test_rotation),
+                cmocka_unit_test(test_rotation_failure_keeps_writing),
+                cmocka_unit_test(test_load_torn_previous_generation),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

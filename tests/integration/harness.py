@@ -560,9 +560,16 @@ class Daemon:
         return rc
 
     def records(self):
-        path = os.path.join(self.state_dir, "events.jsonl")
-        if not os.path.exists(path):
-            return []
+        """Every record line, the rotated generation (events.jsonl.1) first, as the daemon reads them."""
+        out = []
+        for name in ("events.jsonl.1", "events.jsonl"):
+            path = os.path.join(self.state_dir, name)
+            if os.path.exists(path):
+                out.extend(self._records_of(path))
+        return out
+
+    @staticmethod
+    def _records_of(path):
         out = []
         with open(path) as f:
             for line in f:
