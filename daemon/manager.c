@@ -480,10 +480,17 @@ static struct policy_fires *manager_policy_fires(struct manager *m, const char *
         return &l[m->n_policy_fires++];
 }
 
-static int event_plan(struct manager *m, struct isolation_event *e, const struct port *p, const char *drill_policy)
+/* A policy whose actions an event skips: said in the journal once the event itself is recorded and logged. */
+struct throttled_policy {
+        const struct config_policy *policy;
+        enum throttle_verdict verdict;
+};
+
+static int event_plan(struct manager *m, struct isolation_event *e, const struct port *p, const char *drill_policy,
+                      struct throttled_policy throttled[static POLICIES_MAX], size_t *ret_n_throttled)
 {
         const struct config_policy *policies[POLICIES_MAX];
-        size_t n;
+        size_t n, n_throttled = 0;
 
         /* A drill names its policy (D-Bus Drill): exactly that one, unthrottled, and it fires no cooldown. */
         if (drill_policy) {
@@ -495,6 +502,7 @@ static int event_plan(struct manager *m, struct isolation_event *e, const struct
                         if (k < 0)
                                 return k;
                 }
+                *ret_n_throttled = 0;
                 return 0;
         }
 
@@ -532,11 +540,20 @@ static int event_plan(struct manager *m, struct isolation_event *e, const struct
                                 r->detail = NULL;
                 }
                 if (v != THROTTLE_ALLOW)
-                        log_notice("%s: policy '%s' %s, its %zu action(s) are skipped for event %s", p->rp.bdf,
-                                   c->name, v == THROTTLE_COOLDOWN ? "is cooling down" : "hit its rate limit",
-                                   c->n_actions, e->id);
+                        throttled[n_throttled++] = (struct throttled_policy) { .policy = c, .verdict = v };
         }
+        *ret_n_throttled = n_throttled;
         return 0;
+}
+
+static void event_log_throttled(const struct isolation_event *e, const struct port *p,
+                                const struct throttled_policy *throttled, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                log_notice("%s: policy '%s' %s, its %zu action(s) are skipped for event %s", p->rp.bdf,
+                           throttled[i].policy->name,
+                           throttled[i].verdict == THROTTLE_COOLDOWN ? "is cooling down" : "hit its rate limit",
+                           throttled[i].policy->n_actions, e->id);
 }
 
 static char *event_policy_names(const struct isolation_event *e)
@@ -624,6 +641,8 @@ static int handle_isolation(struct manager *m, struct port *p, bool drill, const
 {
         _cleanup_(isolation_event_freep) struct isolation_event *e = isolation_event_new();
         struct isolation_event *owned;
+        struct throttled_policy throttled[POLICIES_MAX];
+        size_t n_throttled = 0;
         uint64_t durable_usec = 0;
         bool used_dax_cache;
         int k;
@@ -665,7 +684,7 @@ static int handle_isolation(struct manager *m, struct port *p, bool drill, const
         if (k < 0)
                 log_warning_errno(k, "%s: cannot read the dax devices below the port, recording none: %m", p->rp.bdf);
 
-        k = event_plan(m, e, p, drill_policy);
+        k = event_plan(m, e, p, drill_policy, throttled, &n_throttled);
         if (k == -ENOENT)
                 return k;       /* the drill's policy does not exist: nothing recorded */
         if (k < 0)
@@ -695,6 +714,8 @@ static int handle_isolation(struct manager *m, struct port *p, bool drill, const
          */
         notify_event_detected(m, p, owned);
         manager_port_changed(m, p);
+        /* Not before the record: the notice names the event, and nobody may hear of it before it is durable. */
+        event_log_throttled(owned, p, throttled, n_throttled);
         event_complete_topology(owned, p, used_dax_cache);
         (void)manager_enqueue(m, owned);
         if (ret)

@@ -4,7 +4,8 @@
 (RELOADING=1 with MONOTONIC_USEC, then READY=1), a broken one leaves the previous policies
 running and says why in the journal and in STATUS. A state directory that cannot be written
 loses no event: the failure is logged at error level, the event still reaches the journal and
-the policy still runs."""
+the policy still runs. A policy in its cooldown is skipped, on the record, and the notice that says
+so comes after the event's own journal entry."""
 
 import os
 import signal
@@ -133,6 +134,15 @@ def main():
             (skipped,) = d3.wait_for_actions(second["id"], 1)
             assert skipped["result"] == "skipped" and "cooling down" in skipped["detail"], skipped
             assert second["id"] not in harness.read_env_files(env_dir3)
+            # The notice names the event, so it comes after the event's own entry (sent once it is recorded).
+            harness.wait_until(lambda: any("is cooling down" in m and second["id"] in m
+                                           for m in d3.journal.messages()), what="the cooldown notice")
+            entries = d3.journal.poll()
+            notice = next(i for i, e in enumerate(entries)
+                          if "is cooling down" in e.get("MESSAGE", "") and second["id"] in e["MESSAGE"])
+            logged = next(i for i, e in enumerate(entries) if e.get("MESSAGE_ID") == MESSAGE_ID_ISOLATION_DETECTED
+                          and e.get("CXL_ISOLD_EVENT_ID") == second["id"])
+            assert logged < notice, [e.get("MESSAGE") for e in entries[min(logged, notice):]]
             assert d3.stop() == 0
         except BaseException:
             print(d3.output(), file=sys.stderr)
