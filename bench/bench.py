@@ -524,45 +524,61 @@ def memory(pid):
 PRELOAD_LIBS = ("libumockdev",)
 
 
-def smaps_breakdown(pid):
-    """RSS/USS KiB of the simulated BARs (tmpfs pages a real MMIO mapping would not count), of the preload's
-    libraries, and of the heap, from /proc/PID/smaps."""
-    out = {k: {"rss_kib": 0, "uss_kib": 0} for k in ("simulated_bars", "preload_libs", "heap")}
-    cur = None
+def smaps_paths(pid):
+    """(header fields, path) of each mapping in /proc/PID/smaps, with the path of an anonymous mapping that
+    starts where a library's writable segment ends set to that library: it is the library's .bss."""
+    out = []
+    prev_end, prev_path = None, None
     with open(f"/proc/{pid}/smaps") as f:
         for line in f:
             head = line.split()
             if "-" in head[0] and ":" not in head[0]:
+                start, end = head[0].split("-")
                 path = head[5] if len(head) > 5 else ""
-                cur = ("simulated_bars" if "/resource" in path else
-                       "preload_libs" if any(x in os.path.basename(path) for x in PRELOAD_LIBS) else
-                       "heap" if path == "[heap]" else None)
-            elif cur and head[0] == "Rss:":
-                out[cur]["rss_kib"] += int(head[1])
-            elif cur and head[0] in ("Private_Clean:", "Private_Dirty:"):
-                out[cur]["uss_kib"] += int(head[1])
+                if not path and prev_path and ".so" in prev_path and start == prev_end and "w" in head[1]:
+                    path = prev_path
+                prev_end, prev_path = end, path
+                out.append((head, path))
+            else:
+                out.append((head, None))
+    return out
+
+
+def smaps_breakdown(pid):
+    """RSS/USS KiB of the simulated BARs (tmpfs pages a real MMIO mapping would not count), of the preload's
+    libraries (their .bss included), and of the heap, from /proc/PID/smaps."""
+    out = {k: {"rss_kib": 0, "uss_kib": 0} for k in ("simulated_bars", "preload_libs", "heap")}
+    cur = None
+    for head, path in smaps_paths(pid):
+        if path is not None:
+            cur = ("simulated_bars" if "/resource" in path else
+                   "preload_libs" if any(x in os.path.basename(path) for x in PRELOAD_LIBS) else
+                   "heap" if path == "[heap]" else None)
+        elif cur and head[0] == "Rss:":
+            out[cur]["rss_kib"] += int(head[1])
+        elif cur and head[0] in ("Private_Clean:", "Private_Dirty:"):
+            out[cur]["uss_kib"] += int(head[1])
     return out
 
 
 def smaps_by_mapping(pid, exe_name):
-    """RSS/USS KiB per mapped object from /proc/PID/smaps: each library by name, the executable as
-    "executable", the simulated BARs together, [heap], [stack], and anonymous mappings as [anon]."""
+    """RSS/USS KiB per mapped object from /proc/PID/smaps: each library by name (its .bss included), the
+    executable as "executable", the simulated BARs together, [heap], [stack], other anonymous memory as
+    [anon]."""
     out = {}
     cur = None
-    with open(f"/proc/{pid}/smaps") as f:
-        for line in f:
-            head = line.split()
-            if "-" in head[0] and ":" not in head[0]:
-                path = head[5] if len(head) > 5 else "[anon]"
-                base = os.path.basename(path)
-                cur = ("simulated BARs" if "/resource" in path else
-                       "executable" if base == exe_name else
-                       base.split(".so")[0] + ".so" if ".so" in base else path)
-                out.setdefault(cur, {"rss_kib": 0, "uss_kib": 0})
-            elif head[0] == "Rss:":
-                out[cur]["rss_kib"] += int(head[1])
-            elif head[0] in ("Private_Clean:", "Private_Dirty:"):
-                out[cur]["uss_kib"] += int(head[1])
+    for head, path in smaps_paths(pid):
+        if path is not None:
+            path = path or "[anon]"
+            base = os.path.basename(path)
+            cur = ("simulated BARs" if "/resource" in path else
+                   "executable" if base == exe_name else
+                   base.split(".so")[0] + ".so" if ".so" in base else path)
+            out.setdefault(cur, {"rss_kib": 0, "uss_kib": 0})
+        elif head[0] == "Rss:":
+            out[cur]["rss_kib"] += int(head[1])
+        elif head[0] in ("Private_Clean:", "Private_Dirty:"):
+            out[cur]["uss_kib"] += int(head[1])
     return {k: v for k, v in sorted(out.items(), key=lambda kv: -kv[1]["rss_kib"]) if v["rss_kib"]}
 
 
