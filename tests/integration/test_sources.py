@@ -28,7 +28,9 @@ import harness  # noqa: E402
 
 MESSAGE_ID_ISOLATION_DETECTED = "2c3855e947ed4fe68082e16d4d190fad"
 MESSAGE_ID_PORT_NOT_WATCHABLE = "0c30b0927e984bb3b47bfb42321f3a2c"
-DETECT_S = 1.0
+# Far below the 60 s poll, so only the signal can explain a detection within it; not a latency figure
+# (those are in bench/), and loose enough for an ASan build on a loaded two-core machine.
+DETECT_S = 10.0
 CTL_MEM_TIMEOUT_ENABLE = 1 << 4
 CTL_MEM_ISOLATION_ENABLE = 1 << 16
 CTL_INTERRUPT_ENABLE = 1 << 26
@@ -194,10 +196,12 @@ def irq_test(build, work):
                              "--irq-source", "bogus"])
     try:
         d.start()
-        msgs = d.journal.messages()
-        assert any("Invalid interrupt source \"bogus\"" in m for m in msgs), msgs
-        assert any(m.startswith(f"{p0}={'vfio'}:{fn}: interrupt source {fn}:") for m in msgs), msgs
-        assert any(m.startswith(f"{p2}=uio:{fn}: interrupt source {fn}:") for m in msgs), msgs
+        # READY=1 and the last start-up messages travel on different sockets: wait for each, do not sample once.
+        for what, match in (("the invalid source", lambda m: "Invalid interrupt source \"bogus\"" in m),
+                            (f"{p0}'s vfio source", lambda m: m.startswith(f"{p0}={'vfio'}:{fn}: interrupt source {fn}:")),
+                            (f"{p2}'s uio source", lambda m: m.startswith(f"{p2}=uio:{fn}: interrupt source {fn}:"))):
+            harness.wait_until(lambda: any(match(m) for m in d.journal.messages()), timeout=10,
+                               what=f"the journal message about {what}")
         ctl = int(tb.cmd("status", "--port", p0).split("control=")[1].split()[0], 16)
         assert ctl & CTL_MEM_ISOLATION_ENABLE, hex(ctl)
         assert not ctl & CTL_INTERRUPT_ENABLE, hex(ctl)
