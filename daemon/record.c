@@ -106,6 +106,15 @@ static int terminate_torn_line(int fd)
         return 0;
 }
 
+/* events.jsonl in dir_fd, created if missing, for appending; the fd, or negative errno. O_RDWR, not
+ * O_WRONLY: terminate_torn_line() reads the last byte. Both record_open() and rotate() open it here. */
+static int open_current_file(int dir_fd)
+{
+        int fd = openat(dir_fd, RECORD_FILE_NAME, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+
+        return fd < 0 ? -errno : fd;
+}
+
 int record_open(const char *state_dir, struct record **ret)
 {
         _cleanup_(record_freep) struct record *r = NULL;
@@ -125,10 +134,9 @@ int record_open(const char *state_dir, struct record **ret)
         r->dir_fd = open(state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (r->dir_fd < 0)
                 return -errno;
-        /* O_RDWR, not O_WRONLY: terminate_torn_line() reads the last byte. */
-        r->fd = openat(r->dir_fd, RECORD_FILE_NAME, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        r->fd = open_current_file(r->dir_fd);
         if (r->fd < 0)
-                return -errno;
+                return r->fd;
         k = terminate_torn_line(r->fd);
         if (k < 0)
                 return k;
@@ -380,9 +388,9 @@ static int rotate(struct record *r)
 
         if (renameat(r->dir_fd, RECORD_FILE_NAME, r->dir_fd, RECORD_PREVIOUS_FILE_NAME) < 0)
                 return -errno;
-        fd = openat(r->dir_fd, RECORD_FILE_NAME, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        fd = open_current_file(r->dir_fd);
         if (fd < 0)
-                return -errno;
+                return fd;
         closep(&r->fd);
         r->fd = TAKE_FD(fd);
         r->torn = false;
